@@ -1,0 +1,17 @@
+"""dlcore — the tested code behind *Deep Learning Fundamentals*.
+
+Start every chapter with::
+
+    import dlcore
+    device = dlcore.device()   # cuda / mps when present, else cpu
+    dlcore.seed(0)
+
+Modules: :mod:`~dlcore.activations`, :mod:`~dlcore.check`, :mod:`~dlcore.data`,
+:mod:`~dlcore.train`, :mod:`~dlcore.plot`.
+"""
+
+from dlcore import activations, check, data, plot, train
+from dlcore.runtime import describe, device, seed
+
+__all__ = ["activations", "check", "data", "describe", "device", "plot", "seed", "train"]
+__version__ = "0.1.0"

@@ -1,0 +1,172 @@
+"""Data sets for the book: small, offline, deterministic.
+
+* :func:`digits` (1797 8×8 images, 10 classes) and :func:`breast_cancer` (569 × 30, 2 classes)
+  ship inside scikit-learn; they come back as tensors with a fixed stratified train/test split
+  and standardisation fitted on the training part only (the test part must not leak into it).
+* :func:`moons`, :func:`spirals` and :func:`blobs` make 2-D sets for pictures.
+
+Nothing is downloaded at run time.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+
+import torch
+
+from dlcore import _checks
+
+
+@dataclass(frozen=True)
+class Split:
+    """A train/test split: features ``X_*`` (float) and integer labels ``y_*``."""
+
+    X_train: torch.Tensor
+    y_train: torch.Tensor
+    X_test: torch.Tensor
+    y_test: torch.Tensor
+    num_classes: int
+
+    @property
+    def num_features(self) -> int:
+        return self.X_train.shape[1]
+
+    def to(self, device) -> Split:
+        """The same split with every tensor on ``device``."""
+        moved = {f.name: getattr(self, f.name) for f in fields(self)}
+        for key, value in moved.items():
+            if isinstance(value, torch.Tensor):
+                moved[key] = value.to(device)
+        return Split(**moved)
+
+
+def _split(X, y, *, test_size, seed, dtype, device) -> Split:
+    from sklearn.model_selection import train_test_split
+
+    _checks.number(test_size, "test_size", low=0, high=1, low_open=True, high_open=True)
+    _checks.number(seed, "seed", low=0, integer=True)
+    if dtype not in (torch.float16, torch.bfloat16, torch.float32, torch.float64):
+        raise ValueError(f"`dtype` must be a floating torch dtype, got {dtype}")
+    X_tr, X_te, y_tr, y_te = train_test_split(
+        X, y, test_size=test_size, random_state=seed, stratify=y
+    )
+    X_tr = torch.as_tensor(X_tr, dtype=torch.float64)
+    X_te = torch.as_tensor(X_te, dtype=torch.float64)
+    mean = X_tr.mean(dim=0)
+    std = X_tr.std(dim=0)
+    std = torch.where(std > 0, std, torch.ones_like(std))  # constant pixels stay 0, not nan
+    split = Split(
+        X_train=((X_tr - mean) / std).to(dtype),
+        y_train=torch.as_tensor(y_tr, dtype=torch.long),
+        X_test=((X_te - mean) / std).to(dtype),
+        y_test=torch.as_tensor(y_te, dtype=torch.long),
+        num_classes=int(y.max()) + 1,
+    )
+    return split if device is None else split.to(device)
+
+
+def digits(*, test_size: float = 0.25, seed: int = 0, dtype: torch.dtype = torch.float32,
+           device=None) -> Split:
+    """scikit-learn's handwritten digits: 1797 images of 8×8 pixels flattened to 64 features.
+
+    Args:
+        test_size: fraction held out for testing, stratified by class.
+        seed: seed of the split.
+        dtype: floating dtype of the features.
+        device: where the tensors live (default: CPU).
+
+    Examples:
+        >>> d = digits()
+        >>> d.X_train.shape, d.X_test.shape, d.num_classes
+        (torch.Size([1347, 64]), torch.Size([450, 64]), 10)
+    """
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    return _split(bunch.data, bunch.target, test_size=test_size, seed=seed, dtype=dtype,
+                  device=device)
+
+
+def breast_cancer(*, test_size: float = 0.25, seed: int = 0,
+                  dtype: torch.dtype = torch.float32, device=None) -> Split:
+    """scikit-learn's Wisconsin breast-cancer data: 569 samples, 30 features, labels
+    0 = malignant, 1 = benign.
+
+    Examples:
+        >>> b = breast_cancer()
+        >>> b.X_train.shape, b.num_classes
+        (torch.Size([426, 30]), 2)
+    """
+    from sklearn.datasets import load_breast_cancer
+
+    bunch = load_breast_cancer()
+    return _split(bunch.data, bunch.target, test_size=test_size, seed=seed, dtype=dtype,
+                  device=device)
+
+
+def _count(n, name="n", low=1) -> int:
+    return _checks.number(n, name, low=low, integer=True)
+
+
+def moons(n: int = 200, *, noise: float = 0.1, generator: torch.Generator | None = None):
+    """Two interleaving half circles, ``n`` points split evenly; returns ``(X, y)``.
+
+    Examples:
+        >>> X, y = moons(10, generator=torch.Generator().manual_seed(0))
+        >>> X.shape, y.tolist()
+        (torch.Size([10, 2]), [0, 0, 0, 0, 0, 1, 1, 1, 1, 1])
+    """
+    n = _count(n, low=2)
+    noise = _checks.number(noise, "noise", low=0)
+    n0 = n // 2
+    t0 = torch.linspace(0, math.pi, n0, dtype=torch.float64)
+    t1 = torch.linspace(0, math.pi, n - n0, dtype=torch.float64)
+    upper = torch.stack([torch.cos(t0), torch.sin(t0)], dim=1)
+    lower = torch.stack([1 - torch.cos(t1), 0.5 - torch.sin(t1)], dim=1)
+    X = torch.cat([upper, lower]) + noise * torch.randn(n, 2, generator=generator,
+                                                        dtype=torch.float64)
+    y = torch.cat([torch.zeros(n0, dtype=torch.long), torch.ones(n - n0, dtype=torch.long)])
+    return X.float(), y
+
+
+def spirals(n: int = 300, *, classes: int = 3, noise: float = 0.2,
+            generator: torch.Generator | None = None):
+    """``classes`` interleaved spiral arms with ``n`` points in total; returns ``(X, y)``.
+
+    Examples:
+        >>> X, y = spirals(9, classes=3, generator=torch.Generator().manual_seed(0))
+        >>> X.shape, torch.bincount(y).tolist()
+        (torch.Size([9, 2]), [3, 3, 3])
+    """
+    n = _count(n)
+    classes = _count(classes, "classes")
+    if n < classes:
+        raise ValueError(f"`n` must be at least `classes` ({classes}), got {n}")
+    noise = _checks.number(noise, "noise", low=0)
+    y = torch.arange(n) % classes
+    r = (torch.arange(n) // classes).to(torch.float64) / max(1, (n - 1) // classes)
+    theta = 4 * r + 2 * math.pi * y / classes
+    theta = theta + noise * torch.randn(n, generator=generator, dtype=torch.float64)
+    X = torch.stack([r * torch.cos(theta), r * torch.sin(theta)], dim=1)
+    order = torch.argsort(y, stable=True)
+    return X[order].float(), y[order]
+
+
+def blobs(n: int = 200, *, centers: int = 3, std: float = 1.0,
+          generator: torch.Generator | None = None):
+    """Isotropic Gaussian clusters around ``centers`` points on a circle of radius 4.
+
+    Examples:
+        >>> X, y = blobs(6, centers=2, generator=torch.Generator().manual_seed(0))
+        >>> X.shape, y.tolist()
+        (torch.Size([6, 2]), [0, 0, 0, 1, 1, 1])
+    """
+    n = _count(n)
+    centers = _count(centers, "centers")
+    std = _checks.number(std, "std", low=0)
+    y = torch.arange(n) * centers // n
+    angle = 2 * math.pi * y.to(torch.float64) / centers
+    mu = 4 * torch.stack([torch.cos(angle), torch.sin(angle)], dim=1)
+    X = mu + std * torch.randn(n, 2, generator=generator, dtype=torch.float64)
+    return X.float(), y

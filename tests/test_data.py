@@ -1,0 +1,79 @@
+import pytest
+import torch
+
+from dlcore import data
+
+
+@pytest.mark.parametrize("loader,n,features,classes", [(data.digits, 1797, 64, 10),
+                                                       (data.breast_cancer, 569, 30, 2)])
+def test_split_shapes_stratification_and_standardisation(loader, n, features, classes):
+    d = loader()
+    assert len(d.X_train) + len(d.X_test) == n
+    assert d.num_features == features and d.num_classes == classes
+    assert d.X_train.dtype == torch.float32 and d.y_train.dtype == torch.long
+    # stratified: class proportions of the two parts agree to within one sample per class
+    p_tr = torch.bincount(d.y_train, minlength=classes) / len(d.y_train)
+    p_te = torch.bincount(d.y_test, minlength=classes) / len(d.y_test)
+    assert (p_tr - p_te).abs().max() < 1.5 / len(d.y_test) * classes
+    # standardisation fitted on train only: train columns have mean 0 and std 1 (or are constant)
+    X = d.X_train.double()
+    assert X.mean(0).abs().max() < 1e-6
+    std = X.std(0)
+    assert ((std - 1).abs() < 1e-5).logical_or(std == 0).all()
+    assert X.std(0).ne(1).any() or d.X_test.double().mean(0).abs().max() > 1e-6  # test not refit
+
+
+def test_split_is_fixed_and_seed_dependent():
+    a, b, c = data.digits(), data.digits(), data.digits(seed=1)
+    assert torch.equal(a.X_train, b.X_train) and torch.equal(a.y_test, b.y_test)
+    assert not torch.equal(a.X_train, c.X_train)
+
+
+def test_dtype_device_and_to():
+    d = data.breast_cancer(dtype=torch.float64, device="cpu", test_size=0.5)
+    assert d.X_test.dtype == torch.float64 and len(d.X_test) in (284, 285)
+    assert d.to("cpu").X_train.device.type == "cpu"
+
+
+@pytest.mark.parametrize("kwargs,exc,msg", [
+    ({"test_size": 0.0}, ValueError, "`test_size` must be > 0"),
+    ({"test_size": 1.5}, ValueError, "`test_size` must be < 1"),
+    ({"seed": -1}, ValueError, "`seed` must be >= 0"),
+    ({"dtype": torch.int64}, ValueError, "`dtype` must be a floating torch dtype"),
+])
+def test_bad_split_arguments(kwargs, exc, msg):
+    with pytest.raises(exc, match=msg):
+        data.digits(**kwargs)
+
+
+@pytest.mark.parametrize("make", [data.moons, data.spirals, data.blobs])
+def test_synthetic_sets_are_seeded_and_shaped(make):
+    X1, y1 = make(60, generator=torch.Generator().manual_seed(0))
+    X2, y2 = make(60, generator=torch.Generator().manual_seed(0))
+    X3, _ = make(60, generator=torch.Generator().manual_seed(1))
+    assert X1.shape == (60, 2) and y1.shape == (60,) and y1.dtype == torch.long
+    assert torch.equal(X1, X2) and torch.equal(y1, y2) and not torch.equal(X1, X3)
+    counts = torch.bincount(y1)
+    assert counts.max() - counts.min() <= 1
+
+
+def test_synthetic_geometry():
+    X, y = data.moons(100, noise=0.0)
+    assert X[y == 0, 1].min() >= -1e-6  # the upper moon lies above y = 0
+    X, y = data.blobs(300, centers=3, std=0.1, generator=torch.Generator().manual_seed(0))
+    for k in range(3):
+        assert (X[y == k].norm(dim=1) - 4).abs().max() < 1.0
+    X, y = data.spirals(300, classes=3, noise=0.0)
+    assert X.norm(dim=1).max() <= 1 + 1e-6
+
+
+@pytest.mark.parametrize("call,msg", [
+    (lambda: data.moons(1), "`n` must be >= 2"),
+    (lambda: data.moons(10, noise=-1), "`noise` must be >= 0"),
+    (lambda: data.spirals(2, classes=3), "`n` must be at least `classes`"),
+    (lambda: data.blobs(10, centers=0), "`centers` must be >= 1"),
+    (lambda: data.blobs(10, std=float("nan")), "`std` must be finite"),
+])
+def test_synthetic_bad_arguments(call, msg):
+    with pytest.raises(ValueError, match=msg):
+        call()
