@@ -7,11 +7,13 @@ Start every chapter with::
     dlcore.seed(0)
 
 Modules: :mod:`~dlcore.activations`, :mod:`~dlcore.check`, :mod:`~dlcore.data`,
-:mod:`~dlcore.train`, :mod:`~dlcore.plot`.
+:mod:`~dlcore.train`, :mod:`~dlcore.plot`, :mod:`~dlcore.metrics`.
 """
 
-from dlcore import activations, check, data, plot, train
+from dlcore import activations, check, data, metrics, plot, train
 from dlcore.runtime import describe, device, seed
 
-__all__ = ["activations", "check", "data", "describe", "device", "plot", "seed", "train"]
+__all__ = [
+    "activations", "check", "data", "describe", "device", "metrics", "plot", "seed", "train",
+]
 __version__ = "0.1.0"

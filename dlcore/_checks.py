@@ -90,3 +90,85 @@ def choice(value, name: str, allowed: Iterable) -> object:
     if value not in allowed:
         raise ValueError(f"`{name}` must be one of {allowed}, got {value!r}")
     return value
+
+
+def flag(value, name: str) -> bool:
+    """Return ``value`` if it is a ``bool``, else raise ``TypeError`` naming ``name``.
+
+    ``nesterov=1`` or ``amsgrad="yes"`` are almost always mistakes, so only real booleans pass.
+    """
+    if not isinstance(value, bool):
+        raise TypeError(f"`{name}` must be a bool, got {type(value).__name__} {value!r}")
+    return value
+
+
+def dense(x: torch.Tensor, name: str) -> torch.Tensor:
+    """Raise unless ``x`` has the ordinary strided (dense) layout, e.g. not a sparse gradient."""
+    if x.layout != torch.strided:
+        raise ValueError(f"`{name}` must be a dense (strided) tensor, got layout {x.layout}")
+    return x
+
+
+def real(x: torch.Tensor, name: str) -> torch.Tensor:
+    """Raise unless ``x`` holds real numbers (a bool, integer or floating dtype)."""
+    if x.is_complex():
+        raise ValueError(f"`{name}` must hold real numbers, got {x.dtype}")
+    return x
+
+
+def finite(x: torch.Tensor, name: str) -> torch.Tensor:
+    """Raise if a floating tensor holds NaN or ±inf, counting each kind."""
+    # Fast path: a sum is finite whenever every term is, and it is one reduction with no
+    # boolean temporary; only when it is not (NaN, inf, or overflow) do the elementwise tests run.
+    if not x.is_floating_point() or x.numel() == 0 or bool(torch.isfinite(x.sum())):
+        return x
+    n_nan, n_inf = int(torch.isnan(x).sum()), int(torch.isinf(x).sum())
+    if n_nan or n_inf:
+        raise ValueError(
+            f"`{name}` must be finite, got {n_nan} NaN and {n_inf} infinite value(s)"
+        )
+    return x
+
+
+def _label_range(x: torch.Tensor, name: str, high, want: str) -> torch.Tensor:
+    if x.is_floating_point() or x.is_complex():
+        raise ValueError(
+            f"`{name}` must hold integer class labels (an integer or bool dtype), got {x.dtype}"
+        )
+    if x.numel() == 0:
+        return x
+    # aminmax has no bool kernel; uint8 holds the same 0/1 values
+    lo, hi = (int(v) for v in torch.aminmax(x.to(torch.uint8) if x.dtype == torch.bool else x))
+    if lo < 0 or (high is not None and hi >= high):
+        raise ValueError(f"`{name}` must hold {want}, got values in [{lo}, {hi}]")
+    return x
+
+
+def labels(x: torch.Tensor, name: str, num_classes: int | None = None) -> torch.Tensor:
+    """Raise unless ``x`` holds integer class labels in ``[0, num_classes)`` (``>= 0`` if None)."""
+    want = "labels >= 0" if num_classes is None else f"labels in [0, {num_classes})"
+    return _label_range(x, name, num_classes, want)
+
+
+def binary_labels(x: torch.Tensor, name: str) -> torch.Tensor:
+    """Raise unless ``x`` holds binary labels, integers in ``{0, 1}`` (or bool)."""
+    return _label_range(x, name, 2, "binary labels in {0, 1}")
+
+
+def boxes(x, name: str) -> torch.Tensor:
+    """Raise unless ``x`` is an ``(N, 4)`` tensor of finite ``(x1, y1, x2, y2)`` boxes.
+
+    ``N = 0`` is allowed: an image may hold no box. A box needs ``x2 >= x1`` and ``y2 >= y1``.
+    """
+    tensor(x, name, allow_empty=True)
+    if x.ndim != 2 or x.shape[1] != 4:
+        raise ValueError(f"`{name}` must have shape (N, 4), got {tuple(x.shape)}")
+    finite(real(x, name), name)
+    bad = ((x[:, 2] < x[:, 0]) | (x[:, 3] < x[:, 1])).nonzero().flatten()
+    if bad.numel():
+        i = int(bad[0])
+        raise ValueError(
+            f"`{name}` must hold (x1, y1, x2, y2) boxes with x2 >= x1 and y2 >= y1, got "
+            f"{bad.numel()} bad row(s), the first is row {i}: {x[i].tolist()}"
+        )
+    return x
