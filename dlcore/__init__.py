@@ -7,13 +7,15 @@ Start every chapter with::
     dlcore.seed(0)
 
 Modules: :mod:`~dlcore.activations`, :mod:`~dlcore.check`, :mod:`~dlcore.data`,
-:mod:`~dlcore.train`, :mod:`~dlcore.plot`, :mod:`~dlcore.metrics`.
+:mod:`~dlcore.train`, :mod:`~dlcore.plot`, :mod:`~dlcore.metrics`,
+:mod:`~dlcore.optim`, :mod:`~dlcore.schedules`.
 """
 
-from dlcore import activations, check, data, metrics, plot, train
+from dlcore import activations, check, data, metrics, optim, plot, schedules, train
 from dlcore.runtime import describe, device, seed
 
 __all__ = [
-    "activations", "check", "data", "describe", "device", "metrics", "plot", "seed", "train",
+    "activations", "check", "data", "describe", "device", "metrics", "optim", "plot",
+    "schedules", "seed", "train",
 ]
 __version__ = "0.1.0"
