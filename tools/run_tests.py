@@ -53,8 +53,10 @@ class NotebookTimes:
         self.failed: set[str] = set()
 
     def pytest_runtest_logreport(self, report) -> None:
-        path = report.nodeid.split("::")[0]
+        # notebooks live outside the rootdir, so their node ids carry no path: use the file
+        path = str(getattr(report, "fspath", "") or report.location[0])
         if path.endswith(".ipynb"):
+            path = path.split("dlcore-nbval-", 1)[-1].split("/", 1)[-1]  # <chapter>/<section>
             self.seconds[path] = self.seconds.get(path, 0.0) + report.duration
             if report.failed:
                 self.failed.add(path)
