@@ -385,6 +385,16 @@ def adam_update(param: Tensor, grad: Tensor, exp_avg: Tensor, exp_avg_sq: Tensor
     return param, m, v, v_max
 
 
+def _init_moments(p: Tensor, state: dict, *, with_max: bool) -> None:
+    """Create Adam-style state (torch's key names) at a parameter's first gradient."""
+    if not state:
+        state["step"] = 0
+        state["exp_avg"] = _zeros(p)
+        state["exp_avg_sq"] = _zeros(p)
+    if with_max and "max_exp_avg_sq" not in state:
+        state["max_exp_avg_sq"] = _zeros(p)
+
+
 def adabound_bounds(step: int, *, final_lr: float, gamma: float) -> tuple[float, float]:
     r"""AdaBound's bounds on the per-coordinate step size at step :math:`t`.
 
@@ -830,12 +840,7 @@ class Adam(_Optimizer):
                     group["amsgrad"], group["decoupled_weight_decay"])
 
     def _update(self, p, grad, state, group):
-        if not state:
-            state["step"] = 0
-            state["exp_avg"] = _zeros(p)
-            state["exp_avg_sq"] = _zeros(p)
-        if group["amsgrad"] and "max_exp_avg_sq" not in state:
-            state["max_exp_avg_sq"] = _zeros(p)
+        _init_moments(p, state, with_max=group["amsgrad"])
         beta1, beta2 = group["betas"]
         step = int(state["step"]) + 1
         adam_update(
@@ -970,12 +975,7 @@ class AdaBound(_Optimizer):
         _checks.number(group["base_lr"], "base_lr", low=0, low_open=True)
 
     def _update(self, p, grad, state, group):
-        if not state:
-            state["step"] = 0
-            state["exp_avg"] = _zeros(p)
-            state["exp_avg_sq"] = _zeros(p)
-        if group["amsbound"] and "max_exp_avg_sq" not in state:
-            state["max_exp_avg_sq"] = _zeros(p)
+        _init_moments(p, state, with_max=group["amsbound"])
         beta1, beta2 = group["betas"]
         step = int(state["step"]) + 1
         adabound_update(
