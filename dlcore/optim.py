@@ -537,9 +537,11 @@ class SGD(_Optimizer):
         :math:`\theta \leftarrow \theta + v`. With a constant learning rate the iterates are the
         same (:math:`v = -\eta b`); after a learning-rate change they differ, because PyTorch's
         buffer applies the *new* rate to the whole history. The EMA form
-        :math:`b \leftarrow \beta b + (1 - \beta) g` (Ng's course) is ``dampening = momentum``,
-        except that PyTorch starts from :math:`b_1 = g_1`; its steps are :math:`1 - \beta` times
-        shorter, so it needs :math:`\eta / (1 - \beta)` to match the plain form.
+        :math:`v \leftarrow \beta v + (1 - \beta) g`, :math:`\theta \leftarrow \theta - \alpha v`
+        (Ng's course) gives exactly the iterates of this class with ``momentum=β``,
+        ``dampening=0`` and ``lr=α(1 - β)``. Setting ``dampening = momentum`` instead is *not*
+        equivalent: PyTorch starts the buffer undamped, :math:`b_1 = g_1`, so the first step is
+        :math:`1/(1 - \beta)` times longer and the whole trajectory differs.
 
         *Nesterov.* :math:`d_t = g_t + \mu b_t` is the reformulation of Bengio et al. (2013)
         that avoids evaluating the gradient at the look-ahead point.

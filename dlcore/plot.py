@@ -60,6 +60,10 @@ def figure(nrows: int = 1, ncols: int = 1, *, width: float = 6.4, height: float 
         2
         >>> plt.close(fig)
     """
+    if "figsize" in kwargs:
+        raise ValueError(
+            f"`figsize` is set through `width` and `height`, got figsize={kwargs['figsize']!r}"
+        )
     nrows = _checks.number(nrows, "nrows", low=1, integer=True)
     ncols = _checks.number(ncols, "ncols", low=1, integer=True)
     width = _checks.number(width, "width", low=0, low_open=True)

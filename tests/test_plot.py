@@ -30,3 +30,8 @@ def test_default_height_scales_with_rows():
 def test_bad_arguments(kwargs, msg):
     with pytest.raises(ValueError, match=msg):
         plot.figure(**kwargs)
+
+
+def test_figsize_is_rejected_with_a_pointer_to_width_and_height():
+    with pytest.raises(ValueError, match="`figsize` is set through `width` and `height`, got"):
+        plot.figure(figsize=(4, 3))
