@@ -12,7 +12,6 @@ Usage: ``python tools/run_tests.py [extra pytest arguments]``.
 
 from __future__ import annotations
 
-import os
 import pathlib
 import shutil
 import sys
@@ -77,7 +76,6 @@ def main(argv: list[str]) -> int:
     try:
         notebooks = convert(chapter_sources(), scratch)
         print(f"nbval: {len(notebooks)} chapter notebooks converted into {scratch}")
-        os.environ.setdefault("MPLBACKEND", "Agg")
         args = [
             "-p", "no:cacheprovider",
             "--rootdir", str(ROOT), "-c", str(ROOT / "pyproject.toml"),
