@@ -1,9 +1,11 @@
 r"""Activation functions and their hand-derived derivatives.
 
-Every function mirrors its :mod:`torch.nn.functional` namesake (same argument names and
-defaults) and is written from elementary tensor operations so that the code reads like the
-formula in the Activations chapter. Values and autograd gradients equal PyTorch's to float64
-precision, including for inputs as large as :math:`|x| = 10^4`.
+Every function with a :mod:`torch.nn.functional` namesake mirrors it (same argument names and
+defaults, except that ``softmax``/``log_softmax`` require ``dim``); the ``*_grad`` functions and
+``softmax_jacobian`` are the hand-derived derivatives. All are written from elementary tensor
+operations so that the code reads like the formula in the Activations chapter. Values and
+autograd gradients equal PyTorch's to float64 precision, including for inputs as large as
+:math:`|x| = 10^4`.
 
 Conventions shared by all functions:
 
