@@ -408,7 +408,8 @@ def roc_curve(scores: torch.Tensor, target: torch.Tensor):
     Notes:
         Equals ``sklearn.metrics.roc_curve`` with its default ``drop_intermediate=True``: a
         point is dropped when both counts change by the same amount on either side of it (zero
-        second differences: it lies inside a straight segment and is never optimal). With no
+        second differences of FP and TP: it lies inside a straight segment and is never
+        optimal); collinear points with unequal steps on the two sides are kept. With no
         negatives (positives) FPR (TPR) is NaN and a :class:`UserWarning` is issued.
 
     Examples:
@@ -535,7 +536,8 @@ def _precision_envelope(precision: torch.Tensor) -> torch.Tensor:
 
 def _recall_levels(n: int, like: torch.Tensor) -> torch.Tensor:
     # r_i = i * (1 / (n - 1)) in floating point: bit for bit pycocotools' np.linspace(0, 1, 101)
-    # and the Python VOC code's np.arange(0, 1.1, 0.1) (whose 4th level is 0.30000000000000004)
+    # and the Python VOC code's np.arange(0, 1.1, 0.1) (whose levels for 0.3, 0.6 and 0.7 lie
+    # one ulp above the decimals)
     return torch.arange(n, dtype=like.dtype, device=like.device) * (1 / (n - 1))
 
 
@@ -579,10 +581,13 @@ def average_precision_score(scores: torch.Tensor, target: torch.Tensor, *,
         ``"none"`` equals ``sklearn.metrics.average_precision_score``. The recall levels
         :math:`r_i = i \cdot \frac{1}{L-1}` are computed in floating point exactly as
         pycocotools (``np.linspace``) and the widely used Python VOC code (``np.arange(0, 1.1,
-        0.1)``) do, so the 4th VOC level is 0.30000000000000004 and a recall of exactly 0.3 does
-        not reach it (MATLAB's devkit rounds differently). Points are per distinct score; the
-        detection benchmarks rank tied detections one by one in input order instead. Without
-        positive samples AP is 0 with a :class:`UserWarning`, as in sklearn.
+        0.1)``) do, so the VOC levels for 0.3, 0.6 and 0.7 are 0.30000000000000004,
+        0.6000000000000001 and 0.7000000000000001, and a recall of exactly 0.3, 0.6 (3 of 5
+        positives) or 0.7 does not reach them: that level sees only the points of higher
+        recall, precision 0 if there are none (MATLAB's devkit rounds differently). Points are
+        per distinct score; the detection benchmarks rank tied detections one by one in input
+        order instead. Without positive samples AP is 0 with a :class:`UserWarning`, as in
+        sklearn.
 
     Examples:
         >>> s, y = torch.tensor([0.9, 0.8, 0.7, 0.6, 0.5]), torch.tensor([0, 1, 1, 0, 1])
@@ -737,7 +742,11 @@ def match_detections(boxes: torch.Tensor, scores: torch.Tensor, gt_boxes: torch.
         This is COCO's greedy matching (pycocotools ``evaluateImg``): ties in score keep the
         input order; on equal IoU the later ground truth wins; the threshold is capped at
         :math:`1 - 10^{-10}`. A detection does not steal a ground truth already matched by a
-        higher-scored one even if its IoU is larger.
+        higher-scored one even if its IoU is larger; it takes the best *untaken* one instead.
+        PASCAL VOC's devkit (``VOCevaldet.m``) differs here: it takes the highest-IoU ground
+        truth among all of them and, if that one is already matched, counts the detection as a
+        false positive (a duplicate) with no fallback; its test is ``>=`` in the MATLAB devkit
+        and ``>`` in the common Python ``voc_eval.py``.
 
     Examples:
         >>> gt = torch.tensor([[0.0, 0.0, 10.0, 10.0]])
