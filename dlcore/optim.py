@@ -676,8 +676,9 @@ class RMSprop(_Optimizer):
         *ε placement.* PyTorch adds :math:`\epsilon` outside the root, :math:`\sqrt{v} + \epsilon`;
         TensorFlow/Keras use :math:`\sqrt{v + \epsilon}`. With the defaults the difference only
         shows when :math:`v` is tiny. Hinton's lecture (6e) has no :math:`\epsilon` and no bias
-        correction: the zero start makes the first steps :math:`1/\sqrt{1-\alpha} = 10\times`
-        larger than :math:`\eta`. Omitted: ``capturable``, ``foreach``, ``maximize``,
+        correction: the zero start makes the first steps :math:`1/\sqrt{1-\alpha}` times
+        larger than :math:`\eta`, 10× with PyTorch's :math:`\alpha = 0.99` and about 3.2× with
+        the lecture's :math:`\alpha = 0.9`. Omitted: ``capturable``, ``foreach``, ``maximize``,
         ``differentiable``.
 
     References:

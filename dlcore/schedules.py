@@ -264,9 +264,11 @@ def linear_warmup_decay(t: int, *, base_lr: float, warmup_steps: int, total_step
 
     Notes:
         This is Hugging Face's ``get_linear_schedule_with_warmup``. Google's original BERT
-        code decays :math:`\eta_0(1 - t/T)` from :math:`t = 0` and lets the warm-up override it
-        for :math:`t < w`, so its peak is :math:`\eta_0(1 - w/T)`, slightly below
-        :math:`\eta_0`; the two coincide at :math:`t = T`.
+        code decays :math:`\eta_0(1 - t/T)` from :math:`t = 0` and lets the warm-up
+        :math:`\eta_0 t / w` replace it for :math:`t < w`, so its rate climbs to
+        :math:`\eta_0 (w - 1)/w \approx \eta_0` at step :math:`w - 1`, drops
+        discontinuously to :math:`\eta_0(1 - w/T)` at step :math:`w` and then decays
+        linearly; the two coincide at :math:`t = T`.
 
     References:
         Devlin et al., *BERT: Pre-training of Deep Bidirectional Transformers for Language
