@@ -8,7 +8,6 @@ colours, grid) and returns ``(fig, axes)``. :data:`COLORS` is the palette, colou
 from __future__ import annotations
 
 import matplotlib
-import matplotlib.pyplot as plt
 
 from dlcore import _checks
 
@@ -58,7 +57,7 @@ def figure(nrows: int = 1, ncols: int = 1, *, width: float = 6.4, height: float 
         >>> fig, axes = figure(1, 2)
         >>> len(axes)
         2
-        >>> plt.close(fig)
+        >>> import matplotlib.pyplot as plt; plt.close(fig)
     """
     if "figsize" in kwargs:
         raise ValueError(
@@ -71,4 +70,6 @@ def figure(nrows: int = 1, ncols: int = 1, *, width: float = 6.4, height: float 
         height = min(9.0, 0.56 * width / ncols * nrows + 0.3)
     height = _checks.number(height, "height", low=0, low_open=True)
     use()
+    import matplotlib.pyplot as plt  # deferred: pyplot costs ~0.3 s, only figures need it
+
     return plt.subplots(nrows, ncols, figsize=(width, height), **kwargs)
