@@ -81,3 +81,9 @@ def test_seed_makes_all_generators_repeatable():
 def test_seed_rejects_bad_values(bad, exc):
     with pytest.raises(exc, match="`n` must be"):
         dlcore.seed(bad)
+
+
+def test_mps_probe_returns_a_bool_matching_torch():
+    mps = getattr(torch.backends, "mps", None)
+    expected = bool(mps is not None and mps.is_available())
+    assert runtime._mps_available() is expected
