@@ -8,14 +8,14 @@ Start every chapter with::
 
 Modules: :mod:`~dlcore.activations`, :mod:`~dlcore.check`, :mod:`~dlcore.data`,
 :mod:`~dlcore.train`, :mod:`~dlcore.plot`, :mod:`~dlcore.metrics`,
-:mod:`~dlcore.optim`, :mod:`~dlcore.schedules`.
+:mod:`~dlcore.optim`, :mod:`~dlcore.schedules`, :mod:`~dlcore.stats`.
 """
 
-from dlcore import activations, check, data, metrics, optim, plot, schedules, train
-from dlcore.runtime import describe, device, seed
+from dlcore import activations, check, data, metrics, optim, plot, schedules, stats, train
+from dlcore.runtime import describe, device, seed, use_threads
 
 __all__ = [
     "activations", "check", "data", "describe", "device", "metrics", "optim", "plot",
-    "schedules", "seed", "train",
+    "schedules", "seed", "stats", "train", "use_threads",
 ]
 __version__ = "0.1.0"

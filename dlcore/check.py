@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
 import torch
 
 from dlcore import _checks
@@ -45,8 +46,46 @@ def _max_error(actual: torch.Tensor, expected: torch.Tensor) -> float:
     return float(diff.max()) if diff.numel() else 0.0
 
 
+def claim(condition, statement: str, *, quiet: bool = False) -> bool:
+    """Back a sentence of the page with the run: print it if ``condition`` holds, else raise.
+
+    A page that says "warm-up removes the spike in every seed" computes the condition in the
+    cell and passes the sentence; a run that disagrees then fails the notebook (nbval) and the
+    build instead of publishing a false sentence.
+
+    Args:
+        condition: a bool (or a 0-d bool tensor / NumPy bool) computed from the run.
+        statement: the claim as the page states it.
+        quiet: do not print the verdict.
+
+    Raises:
+        AssertionError: when ``condition`` is false.
+
+    Examples:
+        >>> claim(2 > 1, "two exceeds one")
+        holds: two exceeds one ✓
+        True
+    """
+    if not isinstance(statement, str) or not statement:
+        raise ValueError(f"`statement` must be a non-empty str, got {statement!r}")
+    if isinstance(condition, torch.Tensor):
+        if condition.numel() != 1:
+            raise ValueError(f"`condition` must be a single truth value, got a tensor of shape "
+                             f"{tuple(condition.shape)}")
+        condition = bool(condition)
+    if isinstance(condition, np.bool_):
+        condition = bool(condition)
+    if not isinstance(condition, bool):
+        raise TypeError(f"`condition` must be a bool, got {type(condition).__name__}")
+    if not condition:
+        raise AssertionError(f"does NOT hold in this run: {statement} ✗")
+    if not quiet:
+        print(f"holds: {statement} ✓")
+    return True
+
+
 def close(actual, expected, *, name: str, reference: str, rtol: float = 1e-7,
-          atol: float = 1e-12, quiet: bool = False) -> float:
+          atol: float = 1e-12, quiet: bool = False, identity: bool = False) -> float:
     """Check that ``actual`` equals ``expected`` elementwise within ``atol + rtol·|expected|``.
 
     Args:
@@ -56,6 +95,9 @@ def close(actual, expected, *, name: str, reference: str, rtol: float = 1e-7,
         reference: what ``expected`` is (``"torch.sigmoid"``).
         rtol, atol: relative and absolute tolerance.
         quiet: do not print the verdict.
+        identity: the two sides are equal by construction (an algebraic identity, a
+            definition); the verdict then says "(identity, not a test)" so that a reader
+            does not take it for evidence.
 
     Returns:
         float: the largest absolute difference.
@@ -71,6 +113,7 @@ def close(actual, expected, *, name: str, reference: str, rtol: float = 1e-7,
     """
     _checks.number(rtol, "rtol", low=0)
     _checks.number(atol, "atol", low=0)
+    _checks.flag(identity, "identity")
     a = _as_float64(actual, "actual")
     e = _as_float64(expected, "expected")
     _checks.same_shape(a, e, "actual", "expected")
@@ -86,7 +129,7 @@ def close(actual, expected, *, name: str, reference: str, rtol: float = 1e-7,
             f"{a.flatten()[worst].item()!r} vs {e.flatten()[worst].item()!r} ✗"
         )
     if not quiet:
-        print(verdict + " ✓")
+        print(verdict + (" (identity, not a test) ✓" if identity else " ✓"))
     return err
 
 

@@ -20,13 +20,20 @@ from dlcore import _checks
 
 @dataclass(frozen=True)
 class Split:
-    """A train/test split: features ``X_*`` (float) and integer labels ``y_*``."""
+    """A train/test split: features ``X_*`` (float, or integer token ids) and labels ``y_*``.
+
+    ``X_val``/``y_val`` hold an optional validation part carved from the training data by
+    :func:`with_validation`: choices (the epoch to stop at, a learning rate) are made on it,
+    so the test part, which may be ``None``, is only ever reported.
+    """
 
     X_train: torch.Tensor
     y_train: torch.Tensor
-    X_test: torch.Tensor
-    y_test: torch.Tensor
+    X_test: torch.Tensor | None
+    y_test: torch.Tensor | None
     num_classes: int
+    X_val: torch.Tensor | None = None
+    y_val: torch.Tensor | None = None
 
     @property
     def num_features(self) -> int:
@@ -39,6 +46,42 @@ class Split:
             if isinstance(value, torch.Tensor):
                 moved[key] = value.to(device)
         return Split(**moved)
+
+
+def with_validation(split: Split, *, fraction: float = 0.2, seed: int = 0) -> Split:
+    """The same split with a stratified validation part carved from its training part.
+
+    The test part is untouched. The features keep the standardisation fitted on the whole
+    training part, a negligible leak of the validation rows' mean and variance that the
+    book accepts (the test rows never leak).
+
+    Args:
+        split: a :class:`Split` without a validation part.
+        fraction: share of the training rows moved to validation, in (0, 1).
+        seed: seed of the stratified draw.
+
+    Examples:
+        >>> s = with_validation(digits(), fraction=0.2)
+        >>> len(s.X_train), len(s.X_val), len(s.X_test)
+        (1077, 270, 450)
+    """
+    from sklearn.model_selection import train_test_split
+
+    if not isinstance(split, Split):
+        raise TypeError(f"`split` must be a dlcore.data.Split, got {type(split).__name__}")
+    if split.X_val is not None:
+        raise ValueError("`split` already has a validation part")
+    _checks.number(fraction, "fraction", low=0, high=1, low_open=True, high_open=True)
+    _checks.number(seed, "seed", low=0, integer=True)
+    y = split.y_train.cpu().numpy()
+    stratify = y if y.ndim == 1 else None
+    idx_train, idx_val = train_test_split(range(len(y)), test_size=fraction,
+                                          random_state=seed, stratify=stratify)
+    dev = split.X_train.device
+    tr, va = torch.as_tensor(idx_train, device=dev), torch.as_tensor(idx_val, device=dev)
+    return Split(X_train=split.X_train[tr], y_train=split.y_train[tr], X_test=split.X_test,
+                 y_test=split.y_test, num_classes=split.num_classes,
+                 X_val=split.X_train[va], y_val=split.y_train[va])
 
 
 def _split(X, y, *, test_size, seed, dtype, device) -> Split:

@@ -1,11 +1,17 @@
 """A short training loop shared by every chapter.
 
-Read it in one screen: :func:`mlp` builds a network, :func:`fit` trains it with mini-batches on
-``dlcore.device()`` and records a :class:`History`, :func:`evaluate` measures loss and accuracy.
+Read it in two screens: :func:`mlp` builds a network, :func:`fit` trains it with mini-batches
+on ``dlcore.device()`` and records a :class:`History`, :func:`evaluate` measures loss and
+accuracy. :func:`fit` optionally follows a per-step learning-rate schedule (any function of the
+step ``t``, such as those in :mod:`dlcore.schedules`), clips the gradient norm, evaluates a
+validation part (see :func:`dlcore.data.with_validation`), stops early and restores the best
+weights, and calls a hook after every epoch (to keep snapshots, for instance).
 """
 
 from __future__ import annotations
 
+import copy
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -15,17 +21,33 @@ from torch.nn import functional as F
 
 from dlcore import _checks
 from dlcore.data import Split
+from dlcore.optim import clip_grad_norm
 from dlcore.runtime import device as default_device
+
+PARTS = ("train", "val", "test")
 
 
 @dataclass
 class History:
-    """Per-epoch loss and accuracy on the training and test parts."""
+    """Per-epoch loss and accuracy on each part (an empty list for a part that is absent),
+    per-step training loss and learning rate, and where training stopped.
+
+    ``best_epoch`` (0-based) is the epoch with the lowest validation loss, ``None`` without a
+    validation part; ``stopped_early`` says whether patience ran out; ``diverged`` whether
+    a step produced a non-finite loss (training then stops at once).
+    """
 
     train_loss: list[float] = field(default_factory=list)
     train_acc: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    val_acc: list[float] = field(default_factory=list)
     test_loss: list[float] = field(default_factory=list)
     test_acc: list[float] = field(default_factory=list)
+    step_loss: list[float] = field(default_factory=list)
+    lr: list[float] = field(default_factory=list)
+    best_epoch: int | None = None
+    stopped_early: bool = False
+    diverged: bool = False
 
 
 def mlp(sizes: list[int], activation: Callable[[], nn.Module] = nn.ReLU) -> nn.Sequential:
@@ -56,10 +78,17 @@ def mlp(sizes: list[int], activation: Callable[[], nn.Module] = nn.ReLU) -> nn.S
     return nn.Sequential(*layers)
 
 
+def cross_entropy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy over every position: ``(N, C)`` logits with ``(N,)`` labels, or
+    ``(N, T, C)`` logits (a sequence model) with ``(N, T)`` token labels."""
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+
+
 @torch.no_grad()
 def evaluate(model: nn.Module, X: torch.Tensor, y: torch.Tensor, *,
-             loss_fn: Callable = F.cross_entropy) -> tuple[float, float]:
-    """Mean loss and accuracy of ``model`` on ``(X, y)``, in evaluation mode.
+             loss_fn: Callable = cross_entropy) -> tuple[float, float]:
+    """Mean loss and accuracy (argmax over the last axis) of ``model`` on ``(X, y)``, in
+    evaluation mode. ``X`` may hold floats or integer token ids.
 
     Examples:
         >>> model = nn.Linear(2, 2)
@@ -67,7 +96,7 @@ def evaluate(model: nn.Module, X: torch.Tensor, y: torch.Tensor, *,
         >>> 0.0 <= acc <= 1.0
         True
     """
-    _checks.tensor(X, "X", floating=True)
+    _checks.tensor(X, "X")
     _checks.tensor(y, "y")
     if len(X) != len(y):
         raise ValueError(f"`X` and `y` must have the same length, got {len(X)} and {len(y)}")
@@ -76,49 +105,109 @@ def evaluate(model: nn.Module, X: torch.Tensor, y: torch.Tensor, *,
     logits = model(X)
     model.train(was_training)
     loss = float(loss_fn(logits, y))
-    acc = float((logits.argmax(dim=1) == y).float().mean())
+    acc = float((logits.argmax(dim=-1) == y).float().mean())
     return loss, acc
 
 
+def _parts(data: Split):
+    for part in PARTS:
+        X, y = getattr(data, f"X_{part}"), getattr(data, f"y_{part}")
+        if X is not None:
+            yield part, X, y
+
+
 def fit(model: nn.Module, data: Split, *, optimizer: torch.optim.Optimizer, epochs: int,
-        batch_size: int = 64, loss_fn: Callable = F.cross_entropy,
-        generator: torch.Generator | None = None, device=None) -> History:
+        batch_size: int = 64, loss_fn: Callable = cross_entropy,
+        schedule: Callable[[int], float] | None = None, clip_norm: float | None = None,
+        patience: int | None = None, callback: Callable | None = None,
+        drop_last: bool = False, generator: torch.Generator | None = None,
+        device=None) -> History:
     """Train ``model`` on ``data`` with mini-batch gradient steps; return the history.
 
-    Each epoch shuffles the training set with ``generator`` (so a seeded generator gives the
-    same run twice), takes one optimizer step per mini-batch, then evaluates on both parts.
+    Each epoch shuffles the training part with ``generator`` (a seeded generator gives the
+    same run twice), takes one optimizer step per mini-batch, then evaluates every part
+    present (train, val, test). The test part never influences training.
 
     Args:
         model: the network; moved to ``device``.
-        data: a :class:`~dlcore.data.Split`.
+        data: a :class:`~dlcore.data.Split`, optionally with a validation part.
         optimizer: built on ``model.parameters()``.
-        epochs: passes over the training set.
+        epochs: passes over the training part (the most, with ``patience``).
         batch_size: examples per step.
-        loss_fn: ``loss_fn(logits, y)``, default cross-entropy.
+        loss_fn: ``loss_fn(logits, y)``, default :func:`cross_entropy`.
+        schedule: ``schedule(t)`` is the learning rate of step ``t = 0, 1, …`` (every
+            parameter group), e.g. ``functools.partial(schedules.cosine_decay, base_lr=0.1,
+            total_steps=T)``.
+        clip_norm: clip the global gradient norm to this value before each step.
+        patience: stop after this many epochs without a lower validation loss and restore
+            the weights of the best epoch (needs a validation part).
+        callback: ``callback(epoch, model, history)`` after each epoch's evaluation.
+        drop_last: skip a last incomplete batch (BatchNorm fails on a batch of one).
         generator: CPU random source for shuffling.
         device: default ``dlcore.device()``.
     """
     epochs = _checks.number(epochs, "epochs", low=1, integer=True)
     batch_size = _checks.number(batch_size, "batch_size", low=1, integer=True)
+    _checks.flag(drop_last, "drop_last")
     if not isinstance(data, Split):
         raise TypeError(f"`data` must be a dlcore.data.Split, got {type(data).__name__}")
+    if clip_norm is not None:
+        _checks.number(clip_norm, "clip_norm", low=0, low_open=True)
+    for name, fn in (("schedule", schedule), ("callback", callback)):
+        if fn is not None and not callable(fn):
+            raise TypeError(f"`{name}` must be callable, got {type(fn).__name__}")
+    if patience is not None:
+        _checks.number(patience, "patience", low=1, integer=True)
+        if data.X_val is None:
+            raise ValueError("`patience` needs a validation part: use "
+                             "dlcore.data.with_validation(split)")
+    n = len(data.X_train)
+    if drop_last and n < batch_size:
+        raise ValueError(f"`batch_size` must be at most the {n} training rows with "
+                         f"drop_last=True, got {batch_size}")
     dev = default_device() if device is None else torch.device(device)
     model.to(dev)
     data = data.to(dev)
-    history = History()
-    n = len(data.X_train)
-    for _ in range(epochs):
+    history, best_state, t = History(), None, 0
+    stop = n - batch_size + 1 if drop_last else n
+    for epoch in range(epochs):
         model.train()
         order = torch.randperm(n, generator=generator).to(dev)
-        for start in range(0, n, batch_size):
+        for start in range(0, stop, batch_size):
             idx = order[start:start + batch_size]
+            if schedule is not None:
+                lr = float(schedule(t))
+                for group in optimizer.param_groups:
+                    group["lr"] = lr
             loss = loss_fn(model(data.X_train[idx]), data.y_train[idx])
             optimizer.zero_grad()
             loss.backward()
+            if clip_norm is not None:
+                clip_grad_norm(model.parameters(), clip_norm)
             optimizer.step()
-        for part, X, y in (("train", data.X_train, data.y_train),
-                           ("test", data.X_test, data.y_test)):
+            history.step_loss.append(float(loss.detach()))
+            history.lr.append(float(optimizer.param_groups[0]["lr"]))
+            t += 1
+            if not math.isfinite(history.step_loss[-1]):
+                history.diverged = True  # a NaN never recovers: report it, stop
+                break
+        for part, X, y in _parts(data):
             loss_value, acc = evaluate(model, X, y, loss_fn=loss_fn)
             getattr(history, f"{part}_loss").append(loss_value)
             getattr(history, f"{part}_acc").append(acc)
+        if data.X_val is not None and math.isfinite(history.val_loss[-1]) and (
+                history.best_epoch is None
+                or history.val_loss[-1] < history.val_loss[history.best_epoch]):
+            history.best_epoch = epoch
+            if patience is not None:
+                best_state = copy.deepcopy(model.state_dict())
+        if callback is not None:
+            callback(epoch, model, history)
+        if history.diverged:
+            break
+        if patience is not None and epoch - (history.best_epoch or 0) >= patience:
+            history.stopped_early = True
+            break
+    if best_state is not None:
+        model.load_state_dict(best_state)  # the weights of the best validation epoch
     return history
