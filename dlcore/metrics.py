@@ -350,6 +350,13 @@ def _descending_sort(scores: torch.Tensor):
         # lands on 0, the key of +0.0 (equal scores must share a key); in place: no copies
         keys = (sign & torch.iinfo(bits.dtype).max).bitwise_xor_(bits).sub_(sign)
         keys.bitwise_not_()  # ~k = -k - 1 reverses the order
+    # The radix sort skips passes over high bytes that no key uses: shifting the keys to start
+    # at 0 saves 1-2 of its 8 passes for typical scores (e.g. all in [0, 1] span 57 bits).
+    # Only when the shifted range cannot overflow int64.
+    if keys.numel() and keys.dtype == torch.int64:
+        low, high = (int(v) for v in torch.aminmax(keys))
+        if high - low <= torch.iinfo(torch.int64).max:
+            keys = keys.sub_(low)  # keys is a fresh tensor, never the caller's
     return torch.sort(keys)
 
 

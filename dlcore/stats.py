@@ -259,8 +259,10 @@ def wilson_interval(successes: int, n: int, *, confidence: float = 0.95) -> Inte
     denom = 1 + z * z / n
     center = (p + z * z / (2 * n)) / denom
     half = z / denom * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    return Interval(p, max(0.0, center - half), min(1.0, center + half), confidence,
-                    "Wilson interval")
+    # at k = 0 (k = n) the lower (upper) end is exactly 0 (1); rounding would miss it
+    low = 0.0 if successes == 0 else max(0.0, center - half)
+    high = 1.0 if successes == n else min(1.0, center + half)
+    return Interval(p, low, high, confidence, "Wilson interval")
 
 
 def _resample(x, idx: torch.Tensor):

@@ -94,3 +94,31 @@ def test_jacobian_of_scalar_function():
     x = torch.tensor([1.0, 2.0], dtype=torch.float64)
     J = check.jacobian(lambda t: (t**2).sum(), x, method="central")
     torch.testing.assert_close(J, 2 * x, rtol=1e-8, atol=1e-8)
+
+
+def test_claim_prints_the_sentence_or_fails_the_run(capsys):
+    import numpy as np
+    assert check.claim(torch.tensor(True), "the loss fell")
+    assert check.claim(np.float64(3) > 2, "three exceeds two")
+    assert capsys.readouterr().out == "holds: the loss fell ✓\nholds: three exceeds two ✓\n"
+    with pytest.raises(AssertionError, match="does NOT hold in this run: the loss fell"):
+        check.claim(False, "the loss fell")
+    check.claim(True, "quiet", quiet=True)
+    assert capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize("condition, statement, exc, match", [
+    (1, "s", TypeError, "`condition` must be a bool, got int"),
+    (torch.tensor([True, False]), "s", ValueError, "single truth value"),
+    (True, "", ValueError, "`statement` must be a non-empty str"),
+])
+def test_claim_rejects_bad_input(condition, statement, exc, match):
+    with pytest.raises(exc, match=match):
+        check.claim(condition, statement)
+
+
+def test_identity_checks_say_so(capsys):
+    check.close(torch.tensor([1.0]), torch.tensor([1.0]), name="a", reference="b", identity=True)
+    assert capsys.readouterr().out.strip().endswith("(identity, not a test) ✓")
+    with pytest.raises(TypeError, match="`identity` must be a bool"):
+        check.close(1.0, 1.0, name="a", reference="b", identity=1)

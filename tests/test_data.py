@@ -77,3 +77,31 @@ def test_synthetic_geometry():
 def test_synthetic_bad_arguments(call, msg):
     with pytest.raises(ValueError, match=msg):
         call()
+
+
+def test_with_validation_is_stratified_seeded_and_leaves_test_alone():
+    d = data.digits()
+    s = data.with_validation(d, fraction=0.2, seed=0)
+    assert len(s.X_train) + len(s.X_val) == len(d.X_train)
+    assert torch.equal(s.X_test, d.X_test)
+    # no row is in both parts, every training row is in one of them
+    rows = torch.cat([s.X_train, s.X_val])
+    assert torch.equal(rows.sort(dim=0).values, d.X_train.sort(dim=0).values)
+    frac = torch.bincount(s.y_val, minlength=10) / torch.bincount(d.y_train, minlength=10)
+    assert float(frac.min()) > 0.15 and float(frac.max()) < 0.25
+    again = data.with_validation(d, fraction=0.2, seed=0)
+    assert torch.equal(again.y_val, s.y_val)
+    assert not torch.equal(data.with_validation(d, fraction=0.2, seed=1).y_val, s.y_val)
+    assert s.to("cpu").X_val.shape == s.X_val.shape
+
+
+def test_with_validation_rejects_bad_input():
+    d = data.digits()
+    with pytest.raises(ValueError, match="`fraction` must be < 1"):
+        data.with_validation(d, fraction=1.0)
+    with pytest.raises(ValueError, match="already has a validation part"):
+        data.with_validation(data.with_validation(d))
+    with pytest.raises(TypeError, match="`split` must be a dlcore.data.Split"):
+        data.with_validation((d.X_train, d.y_train))
+    with pytest.raises(ValueError, match="`seed` must be >= 0"):
+        data.with_validation(d, seed=-1)

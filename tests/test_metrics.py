@@ -1132,3 +1132,14 @@ def test_cuda_results_equal_cpu():
     tg = [{k: v.cuda() for k, v in g.items()} for g in gts]
     same({k: v.cpu() for k, v in M.evaluate_detections(to, tg).items()},
          M.evaluate_detections(dets, gts))
+
+
+def test_sort_keys_spanning_the_whole_float_range():
+    # the key shift that speeds up the radix sort must not overflow for extreme scores
+    import sklearn.metrics as skm
+    s = torch.tensor([-1.7e308, 1.7e308, -0.0, 0.0, 5e-324, -5e-324, 1.0, -1.0],
+                     dtype=torch.float64)
+    y = torch.tensor([0, 1, 1, 0, 1, 0, 1, 0])
+    assert float(M.roc_auc_score(s, y)) == skm.roc_auc_score(y.numpy(), s.numpy())
+    assert float(M.average_precision_score(s, y)) == pytest.approx(
+        skm.average_precision_score(y.numpy(), s.numpy()), abs=1e-15)

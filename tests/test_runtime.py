@@ -87,3 +87,24 @@ def test_mps_probe_returns_a_bool_matching_torch():
     mps = getattr(torch.backends, "mps", None)
     expected = bool(mps is not None and mps.is_available())
     assert runtime._mps_available() is expected
+
+
+def test_thread_policy_is_one_thread_unless_overridden(monkeypatch):
+    from threadpoolctl import threadpool_info
+    monkeypatch.delenv("DLCORE_THREADS", raising=False)
+    torch.set_num_threads(2)
+    dlcore.seed(0)  # seeding applies the policy
+    assert torch.get_num_threads() == 1
+    assert all(pool["num_threads"] == 1 for pool in threadpool_info())
+    monkeypatch.setenv("DLCORE_THREADS", "2")
+    assert runtime.use_threads() == 2
+    assert runtime.use_threads(1) == 1
+
+
+@pytest.mark.parametrize("spec", ["0", "two", "-1", "1.5"])
+def test_thread_override_must_be_a_positive_integer(monkeypatch, spec):
+    monkeypatch.setenv("DLCORE_THREADS", spec)
+    with pytest.raises(ValueError, match="`DLCORE_THREADS` must be a positive integer"):
+        runtime.use_threads()
+    with pytest.raises(ValueError, match="`n` must be >= 1"):
+        runtime.use_threads(0)
