@@ -55,7 +55,8 @@ def _values(x, name: str) -> np.ndarray:
     try:
         arr = np.asarray(x, dtype=np.float64)
     except (TypeError, ValueError):
-        raise TypeError(f"`{name}` must be a sequence of numbers, got {type(x).__name__}") from None
+        raise TypeError(
+            f"`{name}` must be a sequence of numbers, got {type(x).__name__}") from None
     if arr.ndim != 1:
         raise ValueError(f"`{name}` must be one-dimensional, got shape {arr.shape}")
     bad = int((~np.isfinite(arr)).sum())
