@@ -5,7 +5,7 @@ once here and instantiated by each algorithm's test file with its own settings.
 Each function in "shared tests" takes a table of cases and returns one parametrized test; a test
 file collects it by binding it to a test name, e.g.
 ``test_trajectory_equals_torch = contract.trajectory([(O.SGD, torch.optim.SGD, [...])])``.
-The asserts are rewritten by pytest (``tests/optim/conftest.py`` registers this module).
+The asserts are rewritten by pytest (``tests/conftest.py`` registers this module).
 """
 
 import copy
