@@ -143,7 +143,7 @@ class PairedDifference:
     def __str__(self) -> str:
         if self.resolved:
             return self.interval_text()
-        return f"no resolved difference ({self.interval_text()})"
+        return f"no resolved difference, {self.interval_text()}"
 
 
 def _paired(d: np.ndarray, confidence: float) -> tuple[float, float, float, float, float]:

@@ -195,6 +195,8 @@ def fit(model: nn.Module, data: Split, *, optimizer: torch.optim.Optimizer, epoc
             loss_value, acc = evaluate(model, X, y, loss_fn=loss_fn)
             getattr(history, f"{part}_loss").append(loss_value)
             getattr(history, f"{part}_acc").append(acc)
+        # the last step can leave non-finite weights although its own loss was finite
+        history.diverged |= not math.isfinite(history.train_loss[-1])
         if data.X_val is not None and math.isfinite(history.val_loss[-1]) and (
                 history.best_epoch is None
                 or history.val_loss[-1] < history.val_loss[history.best_epoch]):

@@ -57,7 +57,7 @@ def test_sentences_say_resolved_or_not():
     r = stats.paired_difference([3.0, 4.0, 5.0, 6.0], [1.0, 1.5, 2.0, 3.2], unit="points")
     assert str(r) == "+2.58 ± 0.69 points (95 % CI over 4 paired seeds)"
     r = stats.paired_difference([1.0, 2.0, 3.0], [2.0, 1.0, 3.1])
-    assert str(r).startswith("no resolved difference (-0.03 ± ")
+    assert str(r).startswith("no resolved difference, -0.03 ± ")
     assert r.sign == 0
     r = stats.paired_difference([1.0, 2.0, 3.0], [2.0, 3.1, 4.05], digits=1)
     assert r.sign == -1 and str(r).startswith("-1.1 ± ")

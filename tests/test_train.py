@@ -189,3 +189,12 @@ def test_bad_fit_options(kwargs, exc, msg):
         kwargs["split"] = small_split()
     with pytest.raises(exc, match=msg):
         fit_small(**kwargs)
+
+
+def test_a_last_step_that_leaves_non_finite_weights_counts_as_diverged():
+    def mse(out, y):
+        return ((out - nn.functional.one_hot(y, 3)) ** 2).mean()
+    # one full-batch step: its loss is finite, the weights after it overflow float32
+    _, _, h = fit_small(model=nn.Linear(2, 3), loss_fn=mse, lr=1e30, epochs=1, batch_size=45)
+    assert len(h.step_loss) == 1 and torch.isfinite(torch.tensor(h.step_loss[0]))
+    assert h.diverged

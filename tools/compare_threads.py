@@ -3,7 +3,7 @@
 Each given ``book/**/*.md`` notebook is executed twice in a fresh kernel, once with the
 process (and so the kernel) pinned to one core and once with two cores available, with
 ``DLCORE_THREADS`` unset; the text outputs of every code cell (printed lines and plain-text
-results, not figures) are compared, and the first difference is shown.
+results, not figures) are compared, glued values included, and the first difference is shown.
 
 Usage: ``python tools/compare_threads.py book/activations/rectifiers.md [more.md ...]``
 Exit status 0 when every notebook matches, 1 otherwise. Linux only (``sched_setaffinity``).
@@ -20,7 +20,7 @@ import tempfile
 
 
 def _texts(nb) -> list[list[str]]:
-    """Per code cell, its text outputs in order."""
+    """Per code cell, its text outputs joined in order."""
     out = []
     for cell in nb.cells:
         if cell.cell_type != "code":
@@ -29,11 +29,17 @@ def _texts(nb) -> list[list[str]]:
         for o in cell.get("outputs", []):
             if o.get("output_type") == "stream":
                 texts.append(o.get("text", ""))
-            elif "data" in o and "text/plain" in o["data"] and "image/png" not in o["data"]:
-                texts.append(o["data"]["text/plain"])
+            elif "data" in o and "image/png" not in o["data"]:
+                # plain-text results, and the values glued into the prose (myst-nb stores a
+                # glued value under a papermill.record MIME type)
+                for mime in ("text/plain", "application/papermill.record/text/plain"):
+                    if mime in o["data"]:
+                        texts.append(o["data"][mime])
             elif o.get("output_type") == "error":
                 texts.append(f"ERROR {o.get('ename')}: {o.get('evalue')}")
-        out.append(texts)
+        # how a cell's printed text is split into stream chunks depends on timing: compare
+        # the joined text, not the chunks
+        out.append(["".join(texts)])
     return out
 
 
