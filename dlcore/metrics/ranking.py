@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import warnings
 
+import numpy as np
 import torch
 
 from dlcore import _checks
@@ -30,14 +31,14 @@ def _binary_inputs(scores, target):
     _checks.binary_labels(target, "target")
 
 
-def _descending_sort(scores: torch.Tensor):
-    """Sort ``scores`` decreasingly; return integer ``keys`` (equal iff the scores are equal)
-    and the permutation ``order``.
+def _descending_keys(scores: torch.Tensor):
+    """Integer ``keys`` that are equal iff the scores are equal and increase as the scores
+    decrease, shifted to start at 0 when that cannot overflow; and their span
+    ``max - min`` (``None`` when not shifted).
 
-    Why integer keys: on the CPU torch sorts integers with a radix sort, ~7x faster than its
-    comparison sort for floats at n = 10^6. An IEEE-754 float maps to an integer of the same
-    width with the same order: for a sign bit 0 the bit pattern grows with the value; for a
-    sign bit 1 the magnitude bits grow as the value falls, so they are flipped.
+    An IEEE-754 float maps to an integer of the same width with the same order: for a sign bit
+    0 the bit pattern grows with the value; for a sign bit 1 the magnitude bits grow as the
+    value falls, so they are flipped.
     """
     if scores.dtype == torch.bool:
         scores = scores.to(torch.uint8)
@@ -52,15 +53,13 @@ def _descending_sort(scores: torch.Tensor):
         # increasing key: negatives get their magnitude bits flipped, then + 1 so that -0.0
         # lands on 0, the key of +0.0 (equal scores must share a key); in place: no copies
         keys = (sign & torch.iinfo(bits.dtype).max).bitwise_xor_(bits).sub_(sign)
-        keys.bitwise_not_()  # ~k = -k - 1 reverses the order
-    # The radix sort skips passes over high bytes that no key uses: shifting the keys to start
-    # at 0 saves 1-2 of its 8 passes for typical scores (e.g. all in [0, 1] span 57 bits).
-    # Only when the shifted range cannot overflow int64.
-    if keys.numel() and keys.dtype == torch.int64:
-        low, high = (int(v) for v in torch.aminmax(keys))
-        if high - low <= torch.iinfo(torch.int64).max:
-            keys = keys.sub_(low)  # keys is a fresh tensor, never the caller's
-    return torch.sort(keys)
+        keys = keys.bitwise_not_().to(torch.int64)  # ~k = -k - 1 reverses the order
+    # Shifted to start at 0, the keys of typical scores span few bits (all in [0, 1]: 57), so
+    # a radix sort skips passes and a label fits below them (see _binary_clf_curve).
+    low, high = (int(v) for v in torch.aminmax(keys))
+    if high - low > torch.iinfo(torch.int64).max:
+        return keys, None
+    return keys.sub_(low), high - low  # keys is a fresh tensor, never the caller's
 
 
 def _binary_clf_curve(scores: torch.Tensor, target: torch.Tensor, *, thresholds: bool = True):
@@ -70,8 +69,20 @@ def _binary_clf_curve(scores: torch.Tensor, target: torch.Tensor, *, thresholds:
     (``thresholds`` is None when not asked for). One sort; ties form a single point, so the
     result does not depend on the order of ties.
     """
-    keys, order = _descending_sort(scores)
-    y = target.index_select(0, order)
+    keys, span = _descending_keys(scores)
+    if not thresholds and keys.device.type == "cpu" and span is not None and span < 2**62:
+        # Fast path for AUC and AP, which need only the labels in score order: pack each label
+        # into the lowest bit of its key and sort the values alone, no permutation. NumPy sorts
+        # int64 values with a vectorised quicksort, ~10x faster at n = 10^6 than a sort that
+        # also returns indices, on one thread. Order within a run of equal keys is irrelevant.
+        packed = keys.mul_(2).add_(target.to(torch.int64)).numpy()
+        packed = torch.from_numpy(np.sort(packed))
+        y, keys = packed & 1, packed >> 1
+    else:
+        # torch sorts int64 with a radix sort, several times faster than its comparison
+        # sort for floats at n = 10^6; the shift above lets it skip passes
+        keys, order = torch.sort(keys)
+        y = target.index_select(0, order)
     # the last position of each run of equal scores ends a threshold's group
     ends = torch.cat([
         (keys[1:] != keys[:-1]).nonzero().flatten(),

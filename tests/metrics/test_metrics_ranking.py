@@ -234,3 +234,19 @@ def test_bad_curve_inputs_rejected(f):
 def test_bad_ap_interpolation_rejected():
     with pytest.raises(ValueError, match="`interpolation` must be one of"):
         M.average_precision_score(torch.rand(3), torch.tensor([0, 1, 1]), interpolation="voc")
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32, torch.float16, torch.int64,
+                                   torch.int32, torch.bool])
+def test_packed_label_sort_equals_the_permutation_sort(dtype):
+    # AUC and AP sort labels packed into the keys (no permutation); roc_curve sorts with one
+    import sklearn.metrics as skm
+    g = torch.Generator().manual_seed(0)
+    raw = torch.randn(3000, generator=g, dtype=torch.float64) * 3
+    scores = (raw > 0) if dtype == torch.bool else raw.round().to(dtype)  # heavy ties
+    target = torch.randint(2, (3000,), generator=g).bool()
+    fpr, tpr, _ = M.roc_curve(scores, target)
+    assert float(M.roc_auc_score(scores, target)) == pytest.approx(
+        float(torch.trapezoid(tpr, fpr)), abs=1e-12)
+    ref = skm.average_precision_score(target.numpy(), scores.to(torch.float64).numpy())
+    assert float(M.average_precision_score(scores, target)) == pytest.approx(ref, abs=1e-12)
