@@ -44,11 +44,6 @@ STYLE = {
 }
 
 
-# The backend a Jupyter kernel needs to show figures inline. A reader whose environment sets
-# MPLBACKEND=Agg (servers, CI images) would otherwise get kernels that emit no figures.
-INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
-
-
 def use() -> None:
     """Apply the book's style to matplotlib (idempotent).
 
@@ -58,9 +53,11 @@ def use() -> None:
     """
     matplotlib.rcParams.update(STYLE)
     if "ipykernel" in sys.modules and matplotlib.get_backend().lower() == "agg":
-        import matplotlib.pyplot as plt
+        from IPython import get_ipython
 
-        plt.switch_backend(INLINE_BACKEND)
+        shell = get_ipython()
+        if shell is not None:  # what `%matplotlib inline` does: backend and display hooks
+            shell.run_line_magic("matplotlib", "inline")
 
 
 def figure(nrows: int = 1, ncols: int = 1, *, width: float = 6.4, height: float | None = None,

@@ -89,12 +89,22 @@ def test_use_switches_agg_to_inline_inside_a_kernel(monkeypatch):
     import sys
     import types
 
-    switched = []
+    import IPython
+
+    magics = []
+
+    class Shell:
+        def run_line_magic(self, name, arg):
+            magics.append((name, arg))
+
     monkeypatch.setitem(sys.modules, "ipykernel", types.ModuleType("ipykernel"))
     monkeypatch.setattr(matplotlib, "get_backend", lambda: "agg")
-    monkeypatch.setattr(plt, "switch_backend", switched.append)
+    monkeypatch.setattr(IPython, "get_ipython", lambda: Shell())
     plot.use()
-    assert switched == [plot.INLINE_BACKEND]
+    assert magics == [("matplotlib", "inline")]
+    monkeypatch.setattr(IPython, "get_ipython", lambda: None)  # ipykernel imported, no shell
+    plot.use()
     monkeypatch.setattr(matplotlib, "get_backend", lambda: "module://matplotlib_inline.x")
+    monkeypatch.setattr(IPython, "get_ipython", lambda: Shell())
     plot.use()
-    assert switched == [plot.INLINE_BACKEND]  # an interactive backend is left alone
+    assert magics == [("matplotlib", "inline")]  # an interactive backend is left alone
