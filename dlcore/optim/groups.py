@@ -41,8 +41,9 @@ def param_groups(model: nn.Module, *, weight_decay: float,
             read letter by letter).
 
     Returns:
-        ``[{"params": decayed, "weight_decay": weight_decay},
-        {"params": exempt, "weight_decay": 0.0}]``, ready for any optimizer here or in
+        The list of two groups ``[decayed_group, exempt_group]``, namely
+        ``{"params": decayed, "weight_decay": weight_decay}`` and
+        ``{"params": exempt, "weight_decay": 0.0}``, ready for any optimizer here or in
         :mod:`torch.optim`. Frozen parameters (``requires_grad=False``) are left out.
 
     Examples:
