@@ -1,0 +1,89 @@
+"""Tests of the tools behind the test command, the build and the status page (tools/)."""
+
+import os
+import pathlib
+import sys
+import types
+
+import pytest
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "tools"))
+
+import book_ext  # noqa: E402
+import check_site  # noqa: E402
+import nbrecord  # noqa: E402
+
+
+def _cpu(*rows):
+    return {"date": "d", "command": "c", "commit": "x", "machine": "m", "python": "3",
+            "torch": "t", "workers": 2, "notebooks": list(rows)}
+
+
+def test_status_rows_flag_budgets_failures_and_missing_gpu_figures():
+    cpu = _cpu({"notebook": "a/fast", "seconds": 3.0, "peak_mib": 300.0, "passed": True},
+               {"notebook": "a/slow", "seconds": 31.0, "peak_mib": 1500.0, "passed": True},
+               {"notebook": "a/broken", "seconds": None, "peak_mib": None, "passed": False})
+    gpu = {"notebooks": [{"notebook": "a/fast", "seconds": 1.5, "passed": True},
+                         {"notebook": "a/slow", "seconds": None, "passed": False},
+                         {"notebook": "b/gpu-only", "seconds": 2.0, "passed": True}]}
+    rows = {r[0]: r for r in book_ext.status_rows(cpu, gpu)}
+    assert rows["`a/fast`"][1:] == ["3.0 s", "300 MiB", "1.5 s", "within budget"]
+    assert rows["`a/slow`"][3] == "failed"
+    assert rows["`a/slow`"][4] == "**over 30 s**, **over 1 GB**"
+    assert rows["`a/broken`"][1] == "not measured" and rows["`a/broken`"][4] == "**failed**"
+    assert rows["`b/gpu-only`"][1:] == ["not measured", "not measured", "2.0 s", "not measured"]
+
+
+def test_status_markdown_says_not_measured_without_data():
+    text = book_ext.status_markdown(None, None)
+    assert "CPU figures: not measured" in text and "GPU figures: not measured" in text
+    assert "| Notebook |" not in text
+    text = book_ext.status_markdown(_cpu({"notebook": "a/b", "seconds": 1.0, "peak_mib": 1.0,
+                                          "passed": True}), None)
+    assert "measured d by `c` at commit `x`" in text and "| `a/b` | 1.0 s |" in text
+
+
+def test_fingerprint_follows_package_versions(monkeypatch):
+    before = book_ext.fingerprint()
+    assert book_ext.fingerprint() == before  # deterministic
+    real = book_ext.importlib.metadata.version
+    monkeypatch.setattr(book_ext.importlib.metadata, "version",
+                        lambda name: "9.9" if name == "torch" else real(name))
+    assert book_ext.fingerprint() != before
+
+
+def test_a_cache_with_another_fingerprint_is_removed(tmp_path):
+    cache = tmp_path / ".jupyter_cache"
+    app = types.SimpleNamespace(config=types.SimpleNamespace(nb_execution_cache_path=str(cache)),
+                                outdir=str(tmp_path / "html"))
+    book_ext.write_stamp(cache)
+    book_ext._guard_cache(app)
+    assert cache.exists()  # the stamp matches: kept
+    (cache / book_ext.STAMP).write_text("stale\n")
+    book_ext._guard_cache(app)
+    assert not cache.exists()
+    book_ext._stamp_after_build(app, None)  # nothing to stamp when there is no cache
+    assert not cache.exists()
+    cache.mkdir()
+    book_ext._stamp_after_build(app, None)
+    assert book_ext.stamp_matches(cache)
+    app.config.nb_execution_cache_path = ""
+    assert book_ext._cache_dir(app) == tmp_path / ".jupyter_cache"
+
+
+def test_nbrecord_names_and_peak_memory():
+    assert nbrecord.record_name("/x/nb/metrics/ranking.ipynb") == "metrics__ranking"
+    if os.path.exists("/proc/self/status"):
+        assert nbrecord.peak_memory_mib(os.getpid()) > 10
+    assert nbrecord.peak_memory_mib(None) is None
+    assert nbrecord.peak_memory_mib(2**31 - 1) is None  # no such process
+
+
+@pytest.mark.parametrize("html,found", [
+    ('<script src="https://cdn.example/x.js"></script>', ["<script> https://cdn.example/x.js"]),
+    ('<link rel="stylesheet" href="//fonts.example/f.css">', ["<link> //fonts.example/f.css"]),
+    ('<script src="../_static/mathjax/tex-chtml.js"></script>', []),
+    ('<a href="https://mybinder.org/v2/gh/x">launch</a>', []),  # a link the reader follows
+])
+def test_check_site_finds_resources_from_other_hosts(html, found):
+    assert check_site.external_resources(html) == found
