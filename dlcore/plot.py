@@ -20,8 +20,8 @@ import matplotlib
 
 from dlcore import _checks
 
-#: The Okabe–Ito palette, in the order lines are drawn: distinguishable with the common forms
-#: of colour blindness.
+#: The Okabe–Ito palette, in the order lines are drawn; its colours stay distinguishable with
+#: the common forms of colour blindness.
 COLORS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442",
           "#000000")
 
