@@ -87,3 +87,35 @@ def test_nbrecord_names_and_peak_memory():
 ])
 def test_check_site_finds_resources_from_other_hosts(html, found):
     assert check_site.external_resources(html) == found
+
+
+def test_link_api_links_prose_but_never_code():
+    import link_api
+
+    catalogue = {m: {} for m in link_api.MODULES}
+    catalogue["stats"] = {"holm": "func", "Runs": "class"}
+    page = "\n".join([
+        "from dlcore import stats as S is not an import here, but this is:",
+        "```{code-cell} ipython3",
+        "from dlcore import stats as St",
+        "x = `dlcore.stats.holm`  # code: untouched",
+        "```",
+        "Prose: `dlcore.stats.holm`, `St.Runs()`, `dlcore.stats.holm(p)` and `St.unknown`.",
+        "```{note}",
+        "In a note: `dlcore.stats.holm`.",
+        "```",
+        "```python",
+        "`dlcore.stats.holm`",
+        "```",
+        "",
+    ])
+    new, changes = link_api.link(page, catalogue)
+    lines = new.splitlines()
+    assert lines[3] == "x = `dlcore.stats.holm`  # code: untouched"
+    assert lines[5] == ("Prose: {py:func}`dlcore.stats.holm`, "
+                        "{py:class}`St.Runs() <dlcore.stats.Runs>`, `dlcore.stats.holm(p)` and "
+                        "`St.unknown`.")
+    assert lines[7] == "In a note: {py:func}`dlcore.stats.holm`."
+    assert lines[10] == "`dlcore.stats.holm`"
+    assert len(changes) == 3
+    assert link_api.link(new, catalogue)[1] == []  # idempotent: linked mentions stay as they are
