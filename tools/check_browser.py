@@ -51,7 +51,12 @@ def wait_for_math(driver, timeout: float = 30.0) -> dict:
             "document.querySelectorAll('mjx-container').length : -1") > 0 or \
             not d.execute_script("return document.querySelectorAll('.math').length")
 
-    WebDriverWait(driver, timeout).until(typeset)
+    from selenium.common.exceptions import TimeoutException
+
+    try:
+        WebDriverWait(driver, timeout).until(typeset)
+    except TimeoutException:  # MathJax never ran: reported below as untypeset math
+        pass
     return driver.execute_script("""
         const source = /\\\\\\(|\\\\\\[|\\$\\$/;
         const raw = [...document.querySelectorAll('span.math, div.math')]
