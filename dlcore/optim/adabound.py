@@ -148,7 +148,7 @@ class AdaBound(_Optimizer):
         :math:`1/\sqrt t`, adds :math:`\epsilon` to :math:`\sqrt{v_t}`, and puts Adam's bias
         corrections into the step size :math:`\alpha_t` *before* clipping (so :math:`m_t`, not
         :math:`\hat m_t`, multiplies the clipped rate). The bound functions are the paper's
-        examples with :math:`\beta = \gamma` (§4). The limit is scaled by
+        examples (§4) with :math:`\gamma` in place of :math:`1 - \beta_2`. The limit is scaled by
         :math:`\alpha/\alpha_0` so that a learning-rate scheduler moves the bounds too. Unlike
         the reference, which keeps :math:`\alpha_0` in an attribute, it is stored in the param
         group (``"base_lr"``), so it survives ``state_dict()``/``load_state_dict()``; and
