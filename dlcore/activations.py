@@ -13,7 +13,8 @@ Conventions shared by all functions:
   ``ValueError`` naming the argument.
 * Nothing is modified in place, so torch's ``inplace=`` flags are not offered.
 * At a kink (``x = 0`` for the ReLU family) the derivative functions return the value PyTorch's
-  autograd uses: 0 for ReLU, ``negative_slope`` for Leaky ReLU, ``alpha`` for ELU.
+  autograd uses: 0 for ReLU, ``negative_slope`` for Leaky ReLU, ``alpha`` for ELU,
+  :math:`\lambda\alpha` for SELU.
 """
 
 from __future__ import annotations
@@ -26,13 +27,16 @@ from dlcore import _checks
 
 __all__ = [
     "sigmoid", "tanh", "relu", "leaky_relu", "prelu", "rrelu", "elu", "gelu",
-    "softmax", "log_softmax",
+    "silu", "softplus", "selu", "softmax", "log_softmax",
     "sigmoid_grad", "tanh_grad", "relu_grad", "leaky_relu_grad", "elu_grad", "gelu_grad",
-    "softmax_jacobian",
+    "silu_grad", "softplus_grad", "selu_grad", "softmax_jacobian",
 ]
 
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 _GELU_TANH_COEF = 0.044715
+# SELU's constants as torch writes them (Klambauer et al., 2017, eq. 14)
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
 
 
 def _input(x, name: str = "input") -> torch.Tensor:
@@ -315,6 +319,118 @@ def gelu_grad(input: torch.Tensor, approximate: str = "none") -> torch.Tensor:
     return cdf + x * pdf
 
 
+# --------------------------------------------------------------------------- smooth rectifiers
+
+
+def silu(input: torch.Tensor) -> torch.Tensor:
+    r"""Sigmoid-weighted linear unit, SiLU, also called Swish (with :math:`\beta = 1`).
+
+    .. math:: \operatorname{SiLU}(x) = x\,\sigma(x)
+
+    Elfwing et al. (2018) introduced it for reinforcement learning; Ramachandran et al. (2017)
+    found :math:`x\,\sigma(\beta x)` by automated search and called it Swish. It is GELU's
+    :math:`x\,\Phi(x)` with the logistic CDF in place of the Gaussian one.
+
+    Examples:
+        >>> silu(torch.tensor([-1e4, 0.0, 1.0]))
+        tensor([-0.0000,  0.0000,  0.7311])
+    """
+    x = _input(input)
+    return x * sigmoid(x)
+
+
+def silu_grad(input: torch.Tensor) -> torch.Tensor:
+    r"""Derivative of SiLU, :math:`\sigma(x)\,\bigl(1 + x\,(1 - \sigma(x))\bigr)`.
+
+    Examples:
+        >>> silu_grad(torch.tensor([0.0]))
+        tensor([0.5000])
+    """
+    x = _input(input)
+    s = sigmoid(x)
+    return s * (1 + x * (1 - s))
+
+
+def _softplus_args(beta, threshold) -> tuple[float, float]:
+    b = _checks.number(beta, "beta", low=0, low_open=True)
+    return b, _checks.number(threshold, "threshold")
+
+
+def softplus(input: torch.Tensor, beta: float = 1.0, threshold: float = 20.0) -> torch.Tensor:
+    r"""Softplus, a smooth ReLU (Dugas et al., 2001), with torch's ``beta`` and ``threshold``.
+
+    .. math::
+        \operatorname{softplus}_\beta(x) = \frac{1}{\beta}\log\bigl(1 + e^{\beta x}\bigr),
+        \qquad \text{and } x \text{ itself where } \beta x > \text{threshold}.
+
+    Computed as :math:`(u + \log(1 + e^{-u}))/\beta` for :math:`u = \beta x > 0` and
+    :math:`\log(1 + e^{u})/\beta` otherwise, so no exponential overflows. Above the threshold
+    torch returns :math:`x` (the gap is :math:`\log(1 + e^{-\beta x})/\beta < e^{-20}/\beta`
+    at the default), and so does this function, so that the two agree there exactly.
+
+    Args:
+        input: floating tensor.
+        beta: sharpness :math:`\beta > 0`; :math:`\beta \to \infty` gives ReLU.
+        threshold: above :math:`\beta x >` ``threshold`` the function is the identity.
+
+    Examples:
+        >>> softplus(torch.tensor([-1e4, 0.0, 1e4]))
+        tensor([0.0000e+00, 6.9315e-01, 1.0000e+04])
+    """
+    x = _input(input)
+    b, t = _softplus_args(beta, threshold)
+    bx = b * x
+    pos, neg = bx.clamp(min=0), bx.clamp(max=0)  # each branch sees only its half-line
+    # log(1 + e^u) = u + log(1 + e^{-u}) for u > 0: every exponent is <= 0
+    smooth = torch.where(bx > 0, pos + torch.log1p(torch.exp(-pos)),
+                         torch.log1p(torch.exp(neg))) / b
+    return torch.where(bx > t, x, smooth)
+
+
+def softplus_grad(input: torch.Tensor, beta: float = 1.0, threshold: float = 20.0
+                  ) -> torch.Tensor:
+    r"""Derivative of softplus: :math:`\sigma(\beta x)`, and 1 where :math:`\beta x >`
+    ``threshold`` (torch's convention).
+
+    Examples:
+        >>> softplus_grad(torch.tensor([0.0, 30.0]))
+        tensor([0.5000, 1.0000])
+    """
+    x = _input(input)
+    b, t = _softplus_args(beta, threshold)
+    bx = b * x
+    return torch.where(bx > t, torch.ones_like(x), sigmoid(bx))
+
+
+def selu(input: torch.Tensor) -> torch.Tensor:
+    r"""Scaled exponential linear unit (Klambauer et al., 2017).
+
+    .. math::
+        \operatorname{SELU}(x) = \lambda\,x \ (x > 0), \qquad
+        \lambda\alpha\,(e^{x} - 1) \ (x \le 0),
+
+    with :math:`\alpha \approx 1.6733` and :math:`\lambda \approx 1.0507` (``SELU_ALPHA``,
+    ``SELU_SCALE``), the constants that make mean 0 and variance 1 a fixed point of a layer
+    with standard-normal pre-activations.
+
+    Examples:
+        >>> selu(torch.tensor([-1e4, 0.0, 1.0]))
+        tensor([-1.7581,  0.0000,  1.0507])
+    """
+    return SELU_SCALE * elu(input, alpha=SELU_ALPHA)
+
+
+def selu_grad(input: torch.Tensor) -> torch.Tensor:
+    r"""Derivative of SELU: :math:`\lambda` for :math:`x > 0`, :math:`\lambda\alpha e^{x}` for
+    :math:`x \le 0`.
+
+    Examples:
+        >>> selu_grad(torch.tensor([-1e4, 1.0]))
+        tensor([0.0000, 1.0507])
+    """
+    return SELU_SCALE * elu_grad(input, alpha=SELU_ALPHA)
+
+
 # --------------------------------------------------------------------------- softmax
 
 
@@ -383,7 +499,6 @@ def softmax_jacobian(input: torch.Tensor, dim: int = -1) -> torch.Tensor:
                 [-0.2500,  0.2500]])
     """
     x = _input(input)
-    _checks.tensor(x, "input")
     d = _checks.dim_index(dim, x)
     s = softmax(x, dim=d).movedim(d, -1)
     return torch.diag_embed(s) - s.unsqueeze(-1) * s.unsqueeze(-2)

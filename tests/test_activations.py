@@ -30,6 +30,13 @@ ELEMENTWISE = [
     ("gelu", A.gelu, F.gelu),
     ("gelu_tanh", lambda x: A.gelu(x, "tanh"), lambda x: F.gelu(x, approximate="tanh")),
     ("rrelu_eval", A.rrelu, F.rrelu),
+    ("silu", A.silu, F.silu),
+    ("softplus", A.softplus, F.softplus),
+    ("softplus_beta", lambda x: A.softplus(x, beta=2.5, threshold=5.0),
+     lambda x: F.softplus(x, beta=2.5, threshold=5.0)),
+    ("softplus_small_beta", lambda x: A.softplus(x, beta=0.3),
+     lambda x: F.softplus(x, beta=0.3)),
+    ("selu", A.selu, F.selu),
     (
         "prelu",
         lambda x: A.prelu(x, torch.tensor([0.25], dtype=x.dtype)),
@@ -46,6 +53,11 @@ DERIVATIVES = [
     ("elu_grad", lambda x: A.elu_grad(x, alpha=0.7), lambda x: F.elu(x, alpha=0.7)),
     ("gelu_grad", A.gelu_grad, F.gelu),
     ("gelu_grad_tanh", lambda x: A.gelu_grad(x, "tanh"), lambda x: F.gelu(x, approximate="tanh")),
+    ("silu_grad", A.silu_grad, F.silu),
+    ("softplus_grad", A.softplus_grad, F.softplus),
+    ("softplus_grad_beta", lambda x: A.softplus_grad(x, beta=2.5, threshold=5.0),
+     lambda x: F.softplus(x, beta=2.5, threshold=5.0)),
+    ("selu_grad", A.selu_grad, F.selu),
 ]
 
 
@@ -92,6 +104,9 @@ def test_hand_derived_derivative_equals_autograd(name, grad, f, seed):
         A.elu,
         lambda x: A.softmax(x, dim=-1),
         lambda x: A.log_softmax(x, dim=0),
+        A.silu,
+        lambda x: A.softplus(x, beta=2.0),
+        A.selu,
     ],
 )
 def test_gradcheck(f):
@@ -107,6 +122,64 @@ def test_gradcheck_piecewise_away_from_kink(f):
     x = torch.randn(40, dtype=torch.float64, generator=torch.Generator().manual_seed(5))
     x = (x + 0.1 * torch.sign(x)).requires_grad_(True)
     assert torch.autograd.gradcheck(f, (x,))
+
+
+# the functions added in the second edition, at the dtypes a network uses
+SMOOTH = [e for e in ELEMENTWISE if e[0] in ("silu", "softplus", "softplus_beta", "selu")]
+
+
+@pytest.mark.parametrize("name,ours,ref", SMOOTH, ids=[e[0] for e in SMOOTH])
+@pytest.mark.parametrize(
+    "dtype,rtol,atol",
+    [(torch.float64, 1e-14, 1e-15), (torch.float32, 2e-6, 1e-6),
+     (torch.bfloat16, 2e-2, 2e-2), (torch.float16, 2e-3, 2e-3)],
+)
+def test_smooth_rectifiers_match_torch_at_each_dtype(name, ours, ref, dtype, rtol, atol):
+    x = torch.cat([torch.linspace(-30, 30, 601, dtype=torch.float64),
+                   torch.tensor([-6e4, -1e4, 1e4, 6e4], dtype=torch.float64)]).to(dtype)
+    got, want = ours(x), ref(x)
+    assert got.dtype == dtype and torch.isfinite(got).all()
+    torch.testing.assert_close(got, want, rtol=rtol, atol=atol)
+    g_ours, g_ref = autograd_derivative(ours, x), autograd_derivative(ref, x)
+    assert torch.isfinite(g_ours).all()
+    torch.testing.assert_close(g_ours, g_ref, rtol=rtol, atol=atol)
+
+
+def test_softplus_threshold_and_limits():
+    # exactly x above the threshold (torch's convention), log 2 / beta at 0, ReLU as beta grows
+    x = torch.tensor([-3.0, 0.0, 4.0, 4.1, 50.0], dtype=torch.float64)
+    y = A.softplus(x, beta=5.0, threshold=20.0)
+    assert torch.equal(y[3:], x[3:]) and y[2] != x[2]
+    assert y[1].item() == pytest.approx(0.6931471805599453 / 5, rel=1e-15)
+    assert torch.equal(A.softplus_grad(x, beta=5.0)[3:], torch.ones(2, dtype=torch.float64))
+    z = torch.linspace(-3, 3, 601, dtype=torch.float64)
+    gaps = [(A.softplus(z, beta=b) - A.relu(z)).abs().max().item() for b in (1, 10, 100)]
+    for b, gap in zip((1, 10, 100), gaps, strict=True):  # the largest gap is log 2 / beta
+        assert gap == pytest.approx(0.6931471805599453 / b, rel=1e-12)
+    # softplus' = sigmoid; softplus(x) - softplus(-x) = x
+    torch.testing.assert_close(A.softplus_grad(z), A.sigmoid(z), rtol=1e-15, atol=0)
+    torch.testing.assert_close(A.softplus(z) - A.softplus(-z), z, rtol=1e-13, atol=1e-14)
+
+
+def test_selu_constants_and_kink():
+    # Klambauer et al.'s fixed point: E[selu(Z)] = 0 and E[selu(Z)^2] = 1 for Z ~ N(0, 1)
+    z = torch.linspace(-12, 12, 240_001, dtype=torch.float64)
+    w = torch.exp(-z * z / 2) / (2 * torch.pi) ** 0.5 * (z[1] - z[0])
+    y = A.selu(z)
+    assert (w * y).sum().item() == pytest.approx(0.0, abs=1e-9)
+    assert (w * y * y).sum().item() == pytest.approx(1.0, abs=1e-9)
+    zero = torch.zeros(1, dtype=torch.float64)
+    assert A.selu_grad(zero).item() == pytest.approx(A.SELU_SCALE * A.SELU_ALPHA, rel=1e-15)
+    assert A.selu(torch.tensor([-1e4])).item() == pytest.approx(
+        -A.SELU_SCALE * A.SELU_ALPHA, rel=1e-6)
+
+
+def test_silu_is_x_times_sigmoid_and_its_minimum():
+    z = torch.linspace(-10, 10, 200_001, dtype=torch.float64)
+    torch.testing.assert_close(A.silu(z), z * torch.sigmoid(z), rtol=1e-14, atol=1e-15)
+    x_min = z[A.silu(z).argmin()].item()  # SiLU' = 0 where 1 + x (1 - sigma(x)) = 0
+    assert x_min == pytest.approx(-1.2784645, abs=1e-4)
+    assert A.silu_grad(torch.tensor([x_min], dtype=torch.float64)).abs().item() < 1e-4
 
 
 def test_maxima_of_saturating_derivatives():
@@ -201,6 +274,11 @@ def test_empty_input_gives_empty_output():
     assert A.sigmoid(e).shape == (0,)
     assert A.softmax(e, 0).shape == (0,)
     assert A.log_softmax(e, 0).shape == (0,)
+    # like softmax, the Jacobian accepts empty input: a batch of 0 rows, or rows of size 0
+    assert A.softmax_jacobian(torch.empty(0, 3, dtype=torch.float64)).shape == (0, 3, 3)
+    assert A.softmax_jacobian(torch.empty(2, 0)).shape == (2, 0, 0)
+    for f in (A.silu, A.softplus, A.selu, A.silu_grad, A.softplus_grad, A.selu_grad):
+        assert f(e).shape == (0,)
 
 
 PUBLIC = [
@@ -212,6 +290,9 @@ PUBLIC = [
     lambda x: A.rrelu(x),
     lambda x: A.elu(x),
     lambda x: A.gelu(x),
+    lambda x: A.silu(x),
+    lambda x: A.softplus(x),
+    lambda x: A.selu(x),
     lambda x: A.softmax(x, 0),
     lambda x: A.log_softmax(x, 0),
     lambda x: A.sigmoid_grad(x),
@@ -220,6 +301,9 @@ PUBLIC = [
     lambda x: A.leaky_relu_grad(x),
     lambda x: A.elu_grad(x),
     lambda x: A.gelu_grad(x),
+    lambda x: A.silu_grad(x),
+    lambda x: A.softplus_grad(x),
+    lambda x: A.selu_grad(x),
     lambda x: A.softmax_jacobian(x),
 ]
 
@@ -252,5 +336,12 @@ def test_bad_hyperparameters_rejected():
         A.leaky_relu(x, float("inf"))
     with pytest.raises(ValueError, match="`weight` with 3 slopes needs `input` with 3 channels"):
         A.prelu(torch.randn(2, 4), torch.tensor([0.1, 0.2, 0.3]))
+    for f in (A.softplus, A.softplus_grad):
+        with pytest.raises(ValueError, match="`beta` must be > 0, got 0.0"):
+            f(x, beta=0.0)
+        with pytest.raises(ValueError, match="`threshold` must be finite, got inf"):
+            f(x, threshold=float("inf"))
+        with pytest.raises(TypeError, match="`beta` must be a real number"):
+            f(x, beta="2")
     with pytest.raises(ValueError, match="`weight` must be 1-dimensional"):
         A.prelu(x, torch.tensor(0.1))
