@@ -24,8 +24,9 @@ def lambda_lr(optimizer: torch.optim.Optimizer, schedule: Callable[..., float],
             now, by evaluating ``schedule(0, **kwargs)``.
 
     Returns:
-        The scheduler: call ``scheduler.step()`` after each ``optimizer.step()``; step :math:`t`
-        of the optimizer (counting from 0) then uses ``schedule(t, **kwargs)``.
+        A :class:`torch.optim.lr_scheduler.LambdaLR`. Call ``scheduler.step()`` after each
+        ``optimizer.step()``; step :math:`t` of the optimizer (counting from 0) then uses
+        ``schedule(t, **kwargs)``.
 
     Notes:
         All groups follow the same schedule. For per-group rates build the ``LambdaLR``
