@@ -1,8 +1,9 @@
-r"""Evaluation metrics: classification counts, ranking curves, detection and perplexity.
+r"""Evaluation metrics: classification counts, ranking curves, calibration, detection and
+perplexity.
 
 Tensors in, tensors out: every function takes :class:`torch.Tensor` arguments on any device
 (CPU, CUDA) and returns tensors on that device. Each follows the same four steps: *validate*
-(through :mod:`dlcore._checks`), *format*, reduce to *counts*, *compute* the formula from the
+(through ``dlcore._checks``), *format*, reduce to *counts*, *compute* the formula from the
 counts. Values equal :mod:`sklearn.metrics` (and pycocotools' ``COCOeval`` for detection) to
 float64 rounding.
 
@@ -22,7 +23,8 @@ Conventions shared by all functions:
   absent. :func:`roc_auc_score` with one class raises instead (see its Notes).
 
 One module per section of the Metrics chapter: :mod:`~dlcore.metrics.classification`,
-:mod:`~dlcore.metrics.ranking`, :mod:`~dlcore.metrics.detection` and
+:mod:`~dlcore.metrics.ranking`, ``dlcore.metrics.calibration``,
+:mod:`~dlcore.metrics.detection` and
 :mod:`~dlcore.metrics.language` (perplexity); :mod:`~dlcore.metrics._common` holds what several
 of them use. Every public name is importable from ``dlcore.metrics`` itself.
 """
@@ -33,11 +35,19 @@ from __future__ import annotations
 # and _recall_levels (the recall levels of interpolated AP, which the tests compare with
 # pycocotools'); the `as` marks them as re-exported
 from dlcore.metrics._common import _recall_levels as _recall_levels
+from dlcore.metrics.calibration import (
+    brier_score,
+    calibration_curve,
+    expected_calibration_error,
+    fit_temperature,
+)
 from dlcore.metrics.classification import (
     accuracy_score,
+    cohen_kappa_score,
     confusion_matrix,
     f1_score,
     fbeta_score,
+    matthews_corrcoef,
     precision_score,
     recall_score,
     top_k_accuracy_score,
@@ -60,6 +70,8 @@ from dlcore.metrics.ranking import (
 __all__ = [
     "confusion_matrix", "accuracy_score", "top_k_accuracy_score",
     "precision_score", "recall_score", "f1_score", "fbeta_score",
+    "matthews_corrcoef", "cohen_kappa_score",
+    "brier_score", "calibration_curve", "expected_calibration_error", "fit_temperature",
     "roc_curve", "roc_auc_score", "precision_recall_curve", "average_precision_score",
     "box_iou", "mask_iou", "match_detections", "evaluate_detections",
     "perplexity",

@@ -1,10 +1,12 @@
 r"""Classification metrics from predicted labels: :func:`confusion_matrix`, :func:`accuracy_score`,
-:func:`top_k_accuracy_score`, and precision, recall and F-scores with their averages over classes
-(chapter Metrics, section "Confusion matrix, precision, recall and F-scores")."""
+:func:`top_k_accuracy_score`, precision, recall and F-scores with their averages over classes,
+and the chance-corrected :func:`matthews_corrcoef` and :func:`cohen_kappa_score` (chapter
+Metrics, section "Confusion matrix, precision, recall and F-scores")."""
 
 from __future__ import annotations
 
 import math
+import warnings
 
 import torch
 
@@ -270,3 +272,91 @@ def f1_score(preds: torch.Tensor, target: torch.Tensor, *, average: str | None =
     """
     return fbeta_score(preds, target, beta=1.0, average=average, num_classes=num_classes,
                        zero_division=zero_division)
+
+
+def matthews_corrcoef(preds: torch.Tensor, target: torch.Tensor, *,
+                      num_classes: int | None = None) -> torch.Tensor:
+    r"""Matthews correlation coefficient: the correlation of predicted and true labels.
+
+    .. math::
+        \mathrm{MCC} = \frac{\mathrm{TP}\,\mathrm{TN} - \mathrm{FP}\,\mathrm{FN}}
+        {\sqrt{(\mathrm{TP}+\mathrm{FP})(\mathrm{TP}+\mathrm{FN})(\mathrm{TN}+\mathrm{FP})
+        (\mathrm{TN}+\mathrm{FN})}}
+        \quad\text{(binary)}, \qquad
+        \mathrm{MCC} = \frac{c\,N - \sum_k p_k t_k}
+        {\sqrt{(N^2 - \sum_k p_k^2)(N^2 - \sum_k t_k^2)}}
+
+    with :math:`c = \operatorname{tr} M` the correct predictions, :math:`t_k` and :math:`p_k`
+    the true and predicted counts of class :math:`k` (Matthews 1975; Gorodkin 2004 for
+    :math:`C > 2`). It lies in :math:`[-1, 1]`; 0 is chance level.
+
+    Args:
+        preds: ``(N,)`` predicted labels (sklearn's ``y_pred``).
+        target: ``(N,)`` true labels (sklearn's ``y_true``).
+        num_classes: :math:`C`; default ``max(preds, target) + 1``.
+
+    Returns:
+        0-d float64 tensor.
+
+    Notes:
+        Equals ``sklearn.metrics.matthews_corrcoef``, including its convention that a
+        zero denominator (a constant prediction, or a single true class) gives 0.
+
+    Examples:
+        >>> matthews_corrcoef(torch.tensor([1, 1, 0, 1]), torch.tensor([1, 0, 0, 1]))
+        tensor(0.5774, dtype=torch.float64)
+    """
+    cm = confusion_matrix(preds, target, num_classes=num_classes).to(_real_dtype(preds.device))
+    t, p, n = cm.sum(1), cm.sum(0), cm.sum()
+    cov = cm.trace() * n - (p * t).sum()
+    den = (n**2 - (p * p).sum()) * (n**2 - (t * t).sum())
+    return _divide(cov, den.sqrt(), 0.0)
+
+
+def cohen_kappa_score(preds: torch.Tensor, target: torch.Tensor, *,
+                      weights: str | None = None,
+                      num_classes: int | None = None) -> torch.Tensor:
+    r"""Cohen's kappa: agreement of two labelings corrected for the agreement expected by
+    chance.
+
+    .. math::
+        \kappa = \frac{p_o - p_e}{1 - p_e}, \quad p_o = \frac{\operatorname{tr} M}{N}, \quad
+        p_e = \sum_k \frac{t_k\, p_k}{N^2}; \qquad
+        \kappa_w = 1 - \frac{\sum_{ij} w_{ij} M_{ij}}{\sum_{ij} w_{ij} t_i p_j / N}
+
+    where :math:`p_e` is the accuracy of two independent labelings with the same marginals
+    (Cohen 1960). The weighted form (Cohen 1968) charges a disagreement :math:`w_{ij} = |i - j|`
+    (``"linear"``) or :math:`(i - j)^2` (``"quadratic"``), for ordered classes; unweighted
+    kappa is :math:`w_{ij} = [i \ne j]`.
+
+    Args:
+        preds, target: ``(N,)`` labels; kappa is symmetric in the two.
+        weights: ``None``, ``"linear"`` or ``"quadratic"``.
+        num_classes: :math:`C`; default ``max(preds, target) + 1``.
+
+    Returns:
+        0-d float64 tensor in :math:`[-1, 1]`.
+
+    Notes:
+        Equals ``sklearn.metrics.cohen_kappa_score(y1, y2, labels=range(C), weights=...)``.
+        When the chance disagreement is 0 (both labelings constant and equal) kappa is 0/0:
+        like sklearn, the result is NaN, here with a :class:`UserWarning`.
+
+    Examples:
+        >>> cohen_kappa_score(torch.tensor([1, 1, 0, 1]), torch.tensor([1, 0, 0, 1]))
+        tensor(0.5000, dtype=torch.float64)
+    """
+    _checks.choice(weights, "weights", (None, "linear", "quadratic"))
+    cm = confusion_matrix(preds, target, num_classes=num_classes).to(_real_dtype(preds.device))
+    C = cm.shape[0]
+    k = torch.arange(C, dtype=cm.dtype, device=cm.device)
+    gap = (k[:, None] - k[None, :]).abs()
+    w = {None: (gap > 0).to(cm.dtype), "linear": gap, "quadratic": gap**2}[weights]
+    expected = cm.sum(1)[:, None] * cm.sum(0)[None, :] / cm.sum()
+    chance = (w * expected).sum()
+    if not bool(chance > 0):
+        warnings.warn("cohen_kappa_score: both labelings are constant and equal, so the "
+                      "chance disagreement is 0 and kappa is 0/0; returning nan", UserWarning,
+                      stacklevel=2)
+        return torch.tensor(math.nan, dtype=cm.dtype, device=cm.device)
+    return 1 - (w * cm).sum() / chance

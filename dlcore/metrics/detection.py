@@ -251,11 +251,12 @@ def evaluate_detections(detections: Sequence[Mapping[str, torch.Tensor]],
         ground_truths: one dict per image (same order) with ``"boxes"`` ``(G, 4)`` and
             ``"labels"`` ``(G,)``.
         iou_thresholds: the set :math:`T`; default COCO's 0.50:0.05:0.95
-            (:data:`COCO_IOU_THRESHOLDS`).
+            (``COCO_IOU_THRESHOLDS``).
         max_dets: increasing detections-per-image limits :math:`m` for AR; AP uses the last.
 
     Returns:
-        dict of tensors: ``"map"`` (mAP over ``iou_thresholds``), ``"map_50"`` and ``"map_75"``
+        A dict of tensors with ``"map"`` (mAP over ``iou_thresholds``), ``"map_50"`` and
+        ``"map_75"``
         (when 0.5 / 0.75 are among the thresholds), ``"mar_{m}"`` for each ``m`` in
         ``max_dets``, ``"ap_per_threshold"`` ``(T,)``, ``"map_per_class"`` ``(C,)`` and
         ``"classes"`` ``(C,)``.

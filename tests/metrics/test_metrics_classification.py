@@ -223,3 +223,50 @@ def test_bad_beta_and_k_rejected():
         M.top_k_accuracy_score(s, torch.tensor([0, 1, 3, 0]), k=1)
     with pytest.raises(ValueError, match="`scores` must be 2-dimensional"):
         M.top_k_accuracy_score(s[0], torch.tensor([0]), k=1)
+
+
+# =========================================================================== MCC and kappa
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_mcc_and_kappa_match_sklearn(seed):
+    preds, target, C = label_data(seed, binary=seed % 3 == 0)
+    p, t = preds.numpy(), target.numpy()
+    close(M.matthews_corrcoef(preds, target, num_classes=C), skm.matthews_corrcoef(t, p))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # sklearn warns about single-label inputs
+        for w in (None, "linear", "quadratic"):
+            ours = M.cohen_kappa_score(preds, target, weights=w, num_classes=C)
+            ref = skm.cohen_kappa_score(t, p, weights=w, labels=range(C))
+            close(ours, ref)
+
+
+def test_mcc_and_kappa_edge_cases():
+    y = torch.tensor([0, 1, 1, 0, 1])
+    const = torch.ones(5, dtype=torch.long)
+    # a constant prediction: MCC's denominator is 0, sklearn's convention gives 0
+    assert M.matthews_corrcoef(const, y) == 0 == skm.matthews_corrcoef(y.numpy(), const.numpy())
+    assert M.cohen_kappa_score(const, y) == 0
+    close(M.matthews_corrcoef(y, y), 1.0)
+    close(M.matthews_corrcoef(1 - y, y), -1.0)
+    close(M.cohen_kappa_score(y, y, weights="linear"), 1.0)
+    with pytest.warns(UserWarning, match="kappa is 0/0"):
+        k = M.cohen_kappa_score(const, const)
+    assert torch.isnan(k)
+    # bool labels and num_classes beyond the labels seen
+    close(M.matthews_corrcoef(y.bool(), y.bool(), num_classes=4), 1.0)
+    # on the rare-positive example accuracy is high, MCC and kappa are 0
+    target = torch.zeros(100, dtype=torch.long)
+    target[:3] = 1
+    assert M.accuracy_score(torch.zeros(100, dtype=torch.long), target) == 0.97
+    assert M.matthews_corrcoef(torch.zeros(100, dtype=torch.long), target) == 0
+
+
+def test_bad_mcc_kappa_arguments_rejected():
+    y = torch.tensor([0, 1, 1])
+    with pytest.raises(ValueError, match="`weights` must be one of"):
+        M.cohen_kappa_score(y, y, weights="cubic")
+    with pytest.raises(ValueError, match="`preds` and `target` must have the same shape"):
+        M.matthews_corrcoef(y, y[:2])
+    with pytest.raises(ValueError, match=r"`target` must hold labels in \[0, 2\)"):
+        M.cohen_kappa_score(y, y + 1, num_classes=2)

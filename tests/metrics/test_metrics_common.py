@@ -120,6 +120,23 @@ def _logits(seed):
     return torch.randn(30, 6, generator=g, dtype=F64) * 3, torch.randint(0, 6, (30,), generator=g)
 
 
+def _probs(seed):
+    g = torch.Generator().manual_seed(seed)
+    p = torch.rand(60, generator=g, dtype=F64)
+    return p, (torch.rand(60, generator=g, dtype=F64) < p).long()
+
+
+def _brier_two_columns(args, call):
+    p, y = args
+    close(call(torch.stack([1 - p, p], 1), y), 2 * call(p, y).item())
+
+
+def _ece_complement(args, call):
+    # equal-width bins of 1 - p are the mirrored bins of p; the gaps keep their size
+    p, y = args
+    close(call(1 - p, 1 - y), call(p, y).item())
+
+
 def _joint(args, perm):
     return tuple(a[perm] for a in args)
 
@@ -241,6 +258,24 @@ REGISTRY = {
     "fbeta_score": Spec(
         lambda p, t: M.fbeta_score(p, t, beta=2.0, average="macro", num_classes=7), _labels,
         _joint, swap=_fbeta_swap, poison=_labels_as_float),
+    "matthews_corrcoef": Spec(
+        lambda p, t: M.matthews_corrcoef(p, t, num_classes=7), _labels, _joint,
+        swap=_swap_equal(lambda p, t: M.matthews_corrcoef(p, t, num_classes=7)),
+        poison=_labels_as_float),
+    "cohen_kappa_score": Spec(
+        lambda p, t: M.cohen_kappa_score(p, t, weights="quadratic", num_classes=7), _labels,
+        _joint, swap=_swap_equal(
+            lambda p, t: M.cohen_kappa_score(p, t, weights="quadratic", num_classes=7)),
+        poison=_labels_as_float),
+    "brier_score": Spec(M.brier_score, _probs, _joint, swap=_brier_two_columns,
+                        nan_name="probs"),
+    "calibration_curve": Spec(lambda p, t: M.calibration_curve(p, t, strategy="quantile"),
+                              _probs, _joint, nan_name="probs"),
+    "expected_calibration_error": Spec(
+        lambda p, t: M.expected_calibration_error(p, t, n_bins=4), _probs, _joint,
+        swap=_ece_complement, nan_name="probs"),
+    "fit_temperature": Spec(M.fit_temperature, _logits, _joint, swap=_logit_shift,
+                            nan_name="logits"),
     "roc_curve": Spec(M.roc_curve, _scores_target, _joint, swap=_monotone_invariant,
                       nan_name="scores"),
     "roc_auc_score": Spec(M.roc_auc_score, _scores_target, _joint, swap=_auc_flip,
