@@ -93,7 +93,8 @@ def git_commit() -> str:
     try:
         out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
                              capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "book", "dlcore"],
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "book", "dlcore",
+                                ":!book/_status"],
                                cwd=ROOT, capture_output=True, text=True).stdout.strip()
         return out + (" + uncommitted changes" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
