@@ -7,15 +7,26 @@ Start every chapter with::
     dlcore.seed(0)
 
 Modules: :mod:`~dlcore.activations`, :mod:`~dlcore.check`, :mod:`~dlcore.data`,
-:mod:`~dlcore.train`, :mod:`~dlcore.plot`, :mod:`~dlcore.metrics`,
+:mod:`~dlcore.train`, :mod:`~dlcore.plot`, :mod:`~dlcore.metrics`, :mod:`~dlcore.networks`,
 :mod:`~dlcore.optim`, :mod:`~dlcore.schedules`, :mod:`~dlcore.stats`.
 """
 
-from dlcore import activations, check, data, metrics, optim, plot, schedules, stats, train
+from dlcore import (
+    activations,
+    check,
+    data,
+    metrics,
+    networks,
+    optim,
+    plot,
+    schedules,
+    stats,
+    train,
+)
 from dlcore.runtime import describe, device, seed, use_threads
 
 __all__ = [
-    "activations", "check", "data", "describe", "device", "metrics", "optim", "plot",
+    "activations", "check", "data", "describe", "device", "metrics", "networks", "optim", "plot",
     "schedules", "seed", "stats", "train", "use_threads",
 ]
 __version__ = "0.1.0"
