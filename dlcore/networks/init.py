@@ -34,13 +34,13 @@ NONLINEARITIES = (*_LINEAR, "sigmoid", "tanh", "relu", "leaky_relu", "selu")
 def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
     r"""The gain that keeps the activations' scale through ``nonlinearity``, as torch's.
 
-    ====================  =============================================
+    ======================  ===============================================================
     linear, conv*, sigmoid  :math:`1`
-    tanh                  :math:`5/3`
-    relu                  :math:`\sqrt 2`
-    leaky_relu            :math:`\sqrt{2/(1+a^2)}`, :math:`a` = ``param`` (default 0.01)
-    selu                  :math:`3/4` (empirical, PyTorch PR 50664)
-    ====================  =============================================
+    tanh                    :math:`5/3`
+    relu                    :math:`\sqrt 2`
+    leaky_relu              :math:`\sqrt{2/(1+a^2)}`, :math:`a` = ``param`` (default 0.01)
+    selu                    :math:`3/4` (empirical, PyTorch PR 50664)
+    ======================  ===============================================================
 
     ReLU's :math:`\sqrt 2` is exact: for a symmetric :math:`z`,
     :math:`E[\operatorname{relu}(z)^2] = \tfrac12 E[z^2]` (He et al., 2015). tanh's and
