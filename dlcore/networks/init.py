@@ -104,6 +104,16 @@ def _gain(gain) -> float:
     return _checks.number(gain, "gain")
 
 
+def _xavier_std(tensor, gain) -> float:
+    """Glorot's standard deviation, gain * sqrt(2 / (fan_in + fan_out))."""
+    fan_in, fan_out = _fans(tensor)
+    gain = _gain(gain)
+    if fan_in + fan_out == 0:
+        raise ValueError(f"`tensor` must have fan_in + fan_out > 0, got shape "
+                         f"{tuple(tensor.shape)}")
+    return gain * math.sqrt(2.0 / float(fan_in + fan_out))
+
+
 def xavier_uniform_(tensor: torch.Tensor, gain: float = 1.0,
                     generator: torch.Generator | None = None) -> torch.Tensor:
     r"""Fill ``tensor`` in place from :math:`\mathcal U(-a, a)` (Glorot & Bengio, 2010).
@@ -124,12 +134,7 @@ def xavier_uniform_(tensor: torch.Tensor, gain: float = 1.0,
         >>> bool(w.abs().max() <= 1.0)        # a = sqrt(6 / 6)
         True
     """
-    fan_in, fan_out = _fans(tensor)
-    gain = _gain(gain)
-    if fan_in + fan_out == 0:
-        raise ValueError(f"`tensor` must have fan_in + fan_out > 0, got shape "
-                         f"{tuple(tensor.shape)}")
-    std = gain * math.sqrt(2.0 / float(fan_in + fan_out))
+    std = _xavier_std(tensor, gain)
     a = math.sqrt(3.0) * std  # Var U(-a, a) = a^2 / 3 = std^2
     with torch.no_grad():
         return tensor.uniform_(-a, a, generator=generator)
@@ -155,12 +160,7 @@ def xavier_normal_(tensor: torch.Tensor, gain: float = 1.0,
         >>> round(float(w.std()) * (800 / 2) ** 0.5, 1)
         1.0
     """
-    fan_in, fan_out = _fans(tensor)
-    gain = _gain(gain)
-    if fan_in + fan_out == 0:
-        raise ValueError(f"`tensor` must have fan_in + fan_out > 0, got shape "
-                         f"{tuple(tensor.shape)}")
-    std = gain * math.sqrt(2.0 / float(fan_in + fan_out))
+    std = _xavier_std(tensor, gain)
     with torch.no_grad():
         return tensor.normal_(0.0, std, generator=generator)
 
