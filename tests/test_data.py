@@ -105,3 +105,50 @@ def test_with_validation_rejects_bad_input():
         data.with_validation((d.X_train, d.y_train))
     with pytest.raises(ValueError, match="`seed` must be >= 0"):
         data.with_validation(d, seed=-1)
+
+
+def test_mnist1d_is_the_papers_data_split_and_scaled_globally():
+    import mnist1d.data
+    import numpy as np
+
+    raw = mnist1d.data.make_dataset(mnist1d.data.get_dataset_args())
+    m = data.mnist1d()
+    assert m.X_train.shape == (4000, 40) and m.X_test.shape == (1000, 40)
+    assert m.num_classes == 10
+    assert torch.bincount(m.y_train).tolist() == [400] * 10  # stratified
+    # the same 5000 signals, up to one affine map x -> (x - mean) / std fitted on the train part
+    X = torch.cat([m.X_train, m.X_test]).double()
+    ref = torch.as_tensor(np.concatenate([raw["x"], raw["x_test"]]))
+    ours, theirs = X.flatten().sort().values, ref.flatten().sort().values
+    slope, intercept = np.polyfit(theirs.numpy(), ours.numpy(), 1)
+    assert (ours - (slope * theirs + intercept)).abs().max() < 1e-5
+    assert sorted(X.sum(1).round(decimals=3).tolist()) == pytest.approx(
+        sorted((slope * ref + intercept).sum(1).tolist()), abs=1e-2)
+    assert abs(m.X_train.mean().item()) < 1e-6 and abs(m.X_train.std().item() - 1) < 1e-5
+    # one global scale, not one per position: position stds differ
+    assert m.X_train.std(0).max() - m.X_train.std(0).min() > 0.1
+
+
+def test_mnist1d_seeds_and_numpy_state():
+    import numpy as np
+
+    np.random.seed(123)
+    expected = np.random.rand()
+    np.random.seed(123)
+    a = data.mnist1d(seed=1)
+    assert np.random.rand() == expected  # make_dataset's reseeding does not leak
+    b = data.mnist1d(seed=1)
+    assert torch.equal(a.X_train, b.X_train)
+    assert not torch.equal(a.y_train, data.mnist1d(seed=2).y_train)
+    small = data.mnist1d(num_samples=100, data_seed=3, dtype=torch.float64)
+    assert small.X_train.dtype == torch.float64 and len(small.y_train) == 80
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"num_samples": 10}, "num_samples"),
+    ({"data_seed": -1}, "data_seed"),
+    ({"test_size": 1.5}, "test_size"),
+])
+def test_mnist1d_bad_input(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        data.mnist1d(**kwargs)
