@@ -10,6 +10,7 @@ import pytest
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "tools"))
 
 import book_ext  # noqa: E402
+import budgets_table  # noqa: E402
 import check_site  # noqa: E402
 import nbrecord  # noqa: E402
 
@@ -119,3 +120,25 @@ def test_link_api_links_prose_but_never_code():
     assert lines[10] == "`dlcore.stats.holm`"
     assert len(changes) == 3
     assert link_api.link(new, catalogue)[1] == []  # idempotent: linked mentions stay as they are
+
+
+def test_budgets_table_orders_chapters_sums_and_flags_overruns():
+    toc = "- file: book/b/index\n  sections:\n- file: book/a/index\n- file: book/a/x\n"
+    assert budgets_table.chapters_in_toc(toc) == ["b", "a"]
+    cpu = _cpu({"notebook": "a/fast", "seconds": 3.0, "peak_mib": 300.0, "passed": True},
+               {"notebook": "a/slow", "seconds": 31.0, "peak_mib": 1500.0, "passed": True},
+               {"notebook": "b/one", "seconds": 100.0, "peak_mib": 200.0, "passed": True},
+               {"notebook": "c/broken", "seconds": None, "peak_mib": None, "passed": False})
+    lines = budgets_table.table(cpu, ["b", "a"]).splitlines()
+    assert lines[2].startswith("| B | `one` | **100.0 s (over)** | 200 MiB")
+    assert lines[3] == "| | **chapter** | **100.0 s** | | **120 s** |"
+    assert lines[4] == "| A | `fast` | 3.0 s | 300 MiB | 30 s, 1 GB |"
+    assert lines[5] == "| | `slow` | **31.0 s (over)** | **1500 MiB (over)** | 30 s, 1 GB |"
+    assert lines[6] == "| | **chapter** | **34.0 s** | | **120 s** |"
+    assert lines[7] == "| C | `broken` | **failed** | — | 30 s, 1 GB |"  # not in the toc: last
+    assert "**134.0 s**" in lines[-1] and "max 1500 MiB" in lines[-1]
+    budgets_table.CHAPTER_S["b"] = 90.0
+    try:
+        assert "**100.0 s (over)**" in budgets_table.table(cpu, ["b", "a"]).splitlines()[3]
+    finally:
+        del budgets_table.CHAPTER_S["b"]
