@@ -2,15 +2,17 @@ r"""Layers of the chapter *Architectures*, written from their equations and equa
 
 * :mod:`~dlcore.layers.conv` — :func:`conv1d`, :func:`conv2d` (a sum over the kernel, then
   unfold + matrix multiply), :func:`conv_output_size`, :func:`receptive_field`,
-  :func:`conv_params`;
-* :mod:`~dlcore.layers.sampling` — :func:`deform_conv2d` and :func:`affine_sample`
-  (bilinear sampling: deformable convolution and the spatial transformer);
+  :func:`conv_params`, :func:`conv_macs`;
+* :mod:`~dlcore.layers.sampling` — :func:`bilinear_sample`, :func:`affine_grid`,
+  :func:`affine_sample` and :func:`deform_conv2d` (bilinear sampling: the spatial transformer
+  and deformable convolution);
 * :mod:`~dlcore.layers.pooling` — :func:`kmax_pool`, :func:`chunk_max_pool`,
   :func:`attention_pool` and the capsule layer's routing;
-* :mod:`~dlcore.layers.recurrent` — :func:`rnn`, :func:`lstm` and their bidirectional form,
-  with the weights, shapes and gate order of :class:`torch.nn.RNN` and :class:`torch.nn.LSTM`;
-* :mod:`~dlcore.layers.attention` — :func:`scaled_dot_product_attention` and
-  :func:`multi_head_attention`.
+* :mod:`~dlcore.layers.recurrent` — :func:`rnn`, :func:`lstm`, their :func:`bidirectional`
+  form and the output-feedback :func:`jordan` network, with the weights, shapes and gate
+  order of :class:`torch.nn.RNN` and :class:`torch.nn.LSTM`;
+* :mod:`~dlcore.layers.attention` — :func:`scaled_dot_product_attention`,
+  :func:`attention_weights`, :func:`multi_head_attention` and :func:`sinusoidal_positions`.
 
 Every public name is importable from ``dlcore.layers`` itself.
 """
