@@ -200,7 +200,15 @@ def deform_conv2d(x: torch.Tensor, offset: torch.Tensor, weight: torch.Tensor,
         x: :math:`(N, C_\text{in}, H, W)`.
         offset: :math:`(N, 2 k_h k_w, H_\text{out}, W_\text{out})`, channels ordered
             :math:`(\Delta y_0, \Delta x_0, \Delta y_1, \Delta x_1, \ldots)` per tap, as
-            ``torchvision.ops.deform_conv2d`` (one offset group).
+            ``torchvision.ops.deform_conv2d`` (one offset group). The layout was checked
+            against torchvision's kernel source
+            (``torchvision/csrc/ops/cpu/deform_conv2d_kernel.cpp``,
+            ``deformable_im2col_kernel``), not run: there ``mask_idx = i * weight_w + j``,
+            ``offset_idx = 2 * mask_idx``, :math:`\Delta y` is channel ``offset_idx`` and
+            :math:`\Delta x` channel ``offset_idx + 1``, around the base point
+            ``out_y * stride_h - pad_h + i * dilation_h`` (and likewise in ``x``), which is
+            ``offset[:, 0::2]``, ``offset[:, 1::2]``, :math:`k = a k_w + b` and
+            :math:`p_0 = i s - p` here.
         weight: :math:`(C_\text{out}, C_\text{in}, k_h, k_w)`.
         bias: optional :math:`(C_\text{out},)`.
         stride, padding, dilation: int or pair; padding means positions outside the image
@@ -234,18 +242,23 @@ def deform_conv2d(x: torch.Tensor, offset: torch.Tensor, weight: torch.Tensor,
     Ho, Wo = conv_output_size((H, W), (kh, kw), stride=s, padding=p, dilation=d)
     K = kh * kw
     _checks.tensor(offset, "offset", floating=True)
-    if offset.shape != (N, 2 * K, Ho, Wo) or offset.dtype != x.dtype:
+    if (offset.shape != (N, 2 * K, Ho, Wo) or offset.dtype != x.dtype
+            or offset.device != x.device):
         raise ValueError(f"`offset` must have shape {(N, 2 * K, Ho, Wo)} (N, 2·kh·kw, H_out, "
-                         f"W_out) and dtype {x.dtype}, got {tuple(offset.shape)} "
-                         f"{offset.dtype}")
+                         f"W_out), dtype {x.dtype} and device {x.device}, got "
+                         f"{tuple(offset.shape)} {offset.dtype} on {offset.device}")
     if mask is not None:
         _checks.tensor(mask, "mask", floating=True)
-        if mask.shape != (N, K, Ho, Wo) or mask.dtype != x.dtype:
-            raise ValueError(f"`mask` must have shape {(N, K, Ho, Wo)} and dtype {x.dtype}, "
-                             f"got {tuple(mask.shape)} {mask.dtype}")
-    if bias is not None and (bias.shape != (O,) or bias.dtype != x.dtype):
-        raise ValueError(f"`bias` must have shape ({O},) and dtype {x.dtype}, got "
-                         f"{tuple(bias.shape)} {bias.dtype}")
+        if mask.shape != (N, K, Ho, Wo) or mask.dtype != x.dtype or mask.device != x.device:
+            raise ValueError(f"`mask` must have shape {(N, K, Ho, Wo)}, dtype {x.dtype} and "
+                             f"device {x.device}, got {tuple(mask.shape)} {mask.dtype} on "
+                             f"{mask.device}")
+    if bias is not None:
+        _checks.tensor(bias, "bias", floating=True)
+        if bias.shape != (O,) or bias.dtype != x.dtype or bias.device != x.device:
+            raise ValueError(f"`bias` must have shape ({O},), dtype {x.dtype} and device "
+                             f"{x.device}, got {tuple(bias.shape)} {bias.dtype} on "
+                             f"{bias.device}")
     like = {"dtype": x.dtype, "device": x.device}
     # regular grid: tap (a, b) of output (i, j) sits at (i s - p + a d, j s - p + b d)
     a, b = torch.arange(kh, **like), torch.arange(kw, **like)

@@ -240,7 +240,7 @@ def test_mha_heads_are_slices_of_the_projections():
         rows = slice(h * d, (h + 1) * d)
         proj = [x @ Wi[j * E:(j + 1) * E][rows].T + bi[j * E:(j + 1) * E][rows]
                 for j in range(3)]
-        heads.append(A.scaled_dot_product_attention(*proj))
+        heads.append(F.scaled_dot_product_attention(*proj))
     loop = torch.cat(heads, -1) @ Wo.T + bo
     torch.testing.assert_close(A.multi_head_attention(x, x, x, Wi, bi, Wo, bo,
                                                       num_heads=H)[0], loop)

@@ -13,7 +13,6 @@ from dlcore.layers import (
     affine_grid,
     affine_sample,
     bilinear_sample,
-    conv2d,
     conv_output_size,
     deform_conv2d,
 )
@@ -185,7 +184,7 @@ def test_deform_conv2d_integer_offset_is_a_shifted_conv():
     y = deform_conv2d(x, offset.expand(1, 18, 6, 6), w)
     # every tap moves down 1 and left 2: the conv of the image shifted by (-1, +2)
     shifted = F.pad(x, (2, 0, 0, 0))[:, :, 1:, :8]
-    y_ref = conv2d(F.pad(shifted, (0, 0, 0, 1)), w)
+    y_ref = F.conv2d(F.pad(shifted, (0, 0, 0, 1)), w)
     torch.testing.assert_close(y, y_ref, rtol=1e-10, atol=1e-12)
 
 
@@ -223,12 +222,21 @@ OFF = torch.zeros(1, 18, 3, 3)
     (lambda: deform_conv2d(X, OFF, W, padding=1), "offset"),
     (lambda: deform_conv2d(X, OFF, W, mask=torch.ones(1, 8, 3, 3)), "mask"),
     (lambda: deform_conv2d(X, OFF, W, torch.zeros(2)), "bias"),
+    (lambda: deform_conv2d(X, OFF.to("meta"), W), "offset.*device"),
+    (lambda: deform_conv2d(X, OFF, W, mask=torch.ones(1, 9, 3, 3, device="meta")),
+     "mask.*device"),
+    (lambda: deform_conv2d(X, OFF, W, torch.zeros(3, device="meta")), "bias.*device"),
     (lambda: deform_conv2d(X, OFF, W, stride=0), "stride"),
     (lambda: deform_conv2d(X, OFF, torch.randn(3, 2, 7, 3)), "kernel does not fit"),
 ])
 def test_sampling_rejects_bad_input(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_deform_conv2d_bias_must_be_a_tensor():
+    with pytest.raises(TypeError, match="`bias` must be a torch.Tensor"):
+        deform_conv2d(X, OFF, W, [0.0, 0.0, 0.0])
 
 
 def test_align_corners_is_required_and_a_bool():
