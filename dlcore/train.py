@@ -120,13 +120,14 @@ def fit(model: nn.Module, data: Split, *, optimizer: torch.optim.Optimizer, epoc
         batch_size: int = 64, loss_fn: Callable = cross_entropy,
         schedule: Callable[[int], float] | None = None, clip_norm: float | None = None,
         patience: int | None = None, callback: Callable | None = None,
-        drop_last: bool = False, generator: torch.Generator | None = None,
-        device=None) -> History:
+        drop_last: bool = False, parts: tuple[str, ...] = PARTS,
+        generator: torch.Generator | None = None, device=None) -> History:
     """Train ``model`` on ``data`` with mini-batch gradient steps; return the history.
 
     Each epoch shuffles the training part with ``generator`` (a seeded generator gives the
     same run twice), takes one optimizer step per mini-batch, then evaluates every part
-    present (train, val, test). The test part never influences training.
+    present (train, val, test) that ``parts`` names. The test part never influences
+    training.
 
     Args:
         model: the network; moved to ``device``.
@@ -143,6 +144,9 @@ def fit(model: nn.Module, data: Split, *, optimizer: torch.optim.Optimizer, epoc
             the weights of the best epoch (needs a validation part).
         callback: ``callback(epoch, model, history)`` after each epoch's evaluation.
         drop_last: skip a last incomplete batch (BatchNorm fails on a batch of one).
+        parts: the parts evaluated after each epoch, a subset of ``("train", "val",
+            "test")``; leaving out ``"train"`` saves a pass over the training data per
+            epoch (its lists in the history stay empty). ``patience`` needs ``"val"``.
         generator: CPU random source for shuffling.
         device: default ``dlcore.device()``.
     """
@@ -156,8 +160,14 @@ def fit(model: nn.Module, data: Split, *, optimizer: torch.optim.Optimizer, epoc
     for name, fn in (("schedule", schedule), ("callback", callback)):
         if fn is not None and not callable(fn):
             raise TypeError(f"`{name}` must be callable, got {type(fn).__name__}")
+    if (not isinstance(parts, tuple) or not parts
+            or any(not isinstance(p, str) or p not in PARTS for p in parts)):
+        raise ValueError(f"`parts` must be a non-empty tuple of names from {PARTS}, "
+                         f"got {parts!r}")
     if patience is not None:
         _checks.number(patience, "patience", low=1, integer=True)
+        if "val" not in parts:
+            raise ValueError(f"`patience` needs \"val\" in `parts`, got {parts!r}")
         if data.X_val is None:
             raise ValueError("`patience` needs a validation part: use "
                              "dlcore.data.with_validation(split)")
@@ -192,12 +202,17 @@ def fit(model: nn.Module, data: Split, *, optimizer: torch.optim.Optimizer, epoc
                 history.diverged = True  # a NaN never recovers: report it, stop
                 break
         for part, X, y in _parts(data):
-            loss_value, acc = evaluate(model, X, y, loss_fn=loss_fn)
-            getattr(history, f"{part}_loss").append(loss_value)
-            getattr(history, f"{part}_acc").append(acc)
-        # the last step can leave non-finite weights although its own loss was finite
-        history.diverged |= not math.isfinite(history.train_loss[-1])
-        if data.X_val is not None and math.isfinite(history.val_loss[-1]) and (
+            if part in parts:
+                loss_value, acc = evaluate(model, X, y, loss_fn=loss_fn)
+                getattr(history, f"{part}_loss").append(loss_value)
+                getattr(history, f"{part}_acc").append(acc)
+        # the last step can leave non-finite weights, or weights so large that the loss
+        # overflows, although its own loss was finite
+        history.diverged |= not all(math.isfinite(getattr(history, f"{part}_loss")[-1])
+                                    for part in parts if getattr(history, f"{part}_loss"))
+        history.diverged |= not all(bool(torch.isfinite(p).all())
+                                    for p in model.parameters())
+        if history.val_loss and math.isfinite(history.val_loss[-1]) and (
                 history.best_epoch is None
                 or history.val_loss[-1] < history.val_loss[history.best_epoch]):
             history.best_epoch = epoch

@@ -182,6 +182,10 @@ def test_token_ids_and_sequence_outputs():
     ({"schedule": 0.1}, TypeError, "`schedule` must be callable"),
     ({"callback": "print"}, TypeError, "`callback` must be callable"),
     ({"drop_last": 1}, TypeError, "`drop_last` must be a bool"),
+    ({"parts": ["test"]}, ValueError, "`parts` must be a non-empty tuple"),
+    ({"parts": ()}, ValueError, "`parts` must be a non-empty tuple"),
+    ({"parts": ("test", "dev")}, ValueError, "got \\('test', 'dev'\\)"),
+    ({"patience": 2, "parts": ("test",)}, ValueError, "`patience` needs \"val\" in `parts`"),
     ({"drop_last": True, "batch_size": 100}, ValueError, "`batch_size` must be at most the 45"),
 ])
 def test_bad_fit_options(kwargs, exc, msg):
@@ -198,3 +202,30 @@ def test_a_last_step_that_leaves_non_finite_weights_counts_as_diverged():
     _, _, h = fit_small(model=nn.Linear(2, 3), loss_fn=mse, lr=1e30, epochs=1, batch_size=45)
     assert len(h.step_loss) == 1 and torch.isfinite(torch.tensor(h.step_loss[0]))
     assert h.diverged
+
+
+def test_parts_limits_the_evaluation_and_training_is_unchanged():
+    full_model, _, full = fit_small()
+    model, _, h = fit_small(parts=("test",))
+    assert h.train_loss == [] and h.val_loss == [] and h.best_epoch is None
+    assert h.test_loss == full.test_loss and h.step_loss == full.step_loss
+    for p, q in zip(model.parameters(), full_model.parameters(), strict=True):
+        assert torch.equal(p, q)
+
+
+def test_non_finite_weights_count_as_diverged_without_the_training_part():
+    class Blowup(nn.Module):  # its parameter becomes nan, its outputs stay finite
+        def __init__(self):
+            super().__init__()
+            self.w = nn.Parameter(torch.zeros(3))
+
+        def forward(self, x):
+            return x[:, :1] * 0 + torch.where(torch.isnan(self.w), 0.0, self.w)
+
+    model = Blowup()
+    opt = torch.optim.SGD(model.parameters(), lr=float("nan"))
+    h = train.fit(model, small_split(), optimizer=opt, epochs=3, batch_size=60,
+                  parts=("train",), device="cpu")
+    assert h.diverged and len(h.train_loss) == 1
+    assert all(torch.isfinite(torch.tensor(h.step_loss + h.train_loss)))
+    assert torch.isnan(model.w).all()
