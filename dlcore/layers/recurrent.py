@@ -236,7 +236,8 @@ def bidirectional(layer: Callable, x: torch.Tensor, state, forward_weights: Sequ
             :func:`lstm` a pair ``(h0, c0)`` of such tensors; or ``None`` for zeros.
         forward_weights, backward_weights: ``(W_ih, W_hh, b_ih, b_hh)`` of each direction
             (torch's ``*_l0`` and ``*_l0_reverse``); the biases may be ``None``.
-        **kwargs: passed to ``layer`` (``nonlinearity=``).
+        **kwargs: passed to ``layer`` (``nonlinearity=`` for :func:`rnn`);
+            ``return_gates`` is not supported (call :func:`lstm` on each direction).
 
     Returns:
         tuple: ``(outputs, final)``: outputs of shape :math:`(L, N, 2H)`, forward half first;
@@ -246,7 +247,7 @@ def bidirectional(layer: Callable, x: torch.Tensor, state, forward_weights: Sequ
 
     Raises:
         ValueError: ``layer`` is not :func:`rnn` or :func:`lstm`, weights not four tensors,
-            or a state of the wrong shape.
+            a state of the wrong shape, or ``return_gates`` among ``kwargs``.
 
     References:
         Schuster & Paliwal, "Bidirectional recurrent neural networks", IEEE Trans. Signal
@@ -262,6 +263,10 @@ def bidirectional(layer: Callable, x: torch.Tensor, state, forward_weights: Sequ
     if layer not in (rnn, lstm):
         raise ValueError(f"`layer` must be dlcore.layers.rnn or dlcore.layers.lstm, "
                          f"got {layer!r}")
+    if "return_gates" in kwargs:
+        raise ValueError("`return_gates` is not supported by bidirectional: call "
+                         "dlcore.layers.lstm(..., return_gates=True) on each direction, "
+                         f"got return_gates={kwargs['return_gates']!r}")
     for w, name in ((forward_weights, "forward_weights"),
                     (backward_weights, "backward_weights")):
         if not isinstance(w, Sequence) or len(w) != 4:

@@ -98,6 +98,17 @@ def test_lstm_gates():
     torch.testing.assert_close(c, c_prev)
     assert bool(((gates[[0, 1, 3]] > 0) & (gates[[0, 1, 3]] < 1)).all())
     assert bool((g.abs() < 1).all())
+    # the gates themselves, from torch's hidden states: gates of step t are the slices
+    # i, f, g, o of x_t W_ihᵀ + b_ih + h_(t-1) W_hhᵀ + b_hh (torch's order)
+    out_ref, _ = m(x)
+    h_prev = torch.cat([torch.zeros(1, 2, 5, dtype=torch.float64), out_ref[:-1]])
+    pre = (x @ m.weight_ih_l0.T + m.bias_ih_l0 + h_prev @ m.weight_hh_l0.T
+           + m.bias_hh_l0).detach()
+    i_ref, f_ref, g_ref, o_ref = pre.chunk(4, dim=-1)
+    torch.testing.assert_close(i, torch.sigmoid(i_ref), rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(f, torch.sigmoid(f_ref), rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(g, torch.tanh(g_ref), rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(o, torch.sigmoid(o_ref), rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("kind", ["rnn_tanh", "rnn_relu", "lstm"])
@@ -140,7 +151,15 @@ def test_bidirectional_default_state():
     x = torch.randn(4, 2, 3, dtype=torch.float64)
     m = nn.LSTM(3, 2, bidirectional=True, dtype=torch.float64)
     out, (h, c) = bidirectional(lstm, x, None, _weights(m), _weights(m, "_reverse"))
-    torch.testing.assert_close(out, m(x)[0])
+    out_ref, (h_ref, c_ref) = m(x)
+    torch.testing.assert_close(out, out_ref)
+    torch.testing.assert_close(h, h_ref)
+    torch.testing.assert_close(c, c_ref)
+    r = nn.RNN(3, 2, bidirectional=True, dtype=torch.float64)
+    out, h = bidirectional(rnn, x, None, _weights(r), _weights(r, "_reverse"))
+    out_ref, h_ref = r(x)
+    torch.testing.assert_close(out, out_ref)
+    torch.testing.assert_close(h, h_ref)
 
 
 def test_gradcheck():
@@ -262,6 +281,11 @@ def test_extreme_inputs_stay_finite():
      r"`state` must be a pair"),
     (lambda: bidirectional(rnn, torch.zeros(3), None, (1, 2, 3, 4), (1, 2, 3, 4)),
      "`x` must be 3-dimensional"),
+    (lambda: bidirectional(lstm, torch.zeros(2, 1, 3), None,
+                           (torch.zeros(16, 3), torch.zeros(16, 4), None, None),
+                           (torch.zeros(16, 3), torch.zeros(16, 4), None, None),
+                           return_gates=True),
+     "`return_gates` is not supported by bidirectional"),
     (lambda: jordan(torch.zeros(2, 1, 3), None, torch.zeros(4, 3), torch.zeros(4, 2),
                     torch.zeros(2, 4), decay=1.0), "`decay` must be < 1"),
     (lambda: jordan(torch.zeros(2, 1, 3), None, torch.zeros(4, 3), torch.zeros(4, 3),
