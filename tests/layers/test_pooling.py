@@ -1,4 +1,4 @@
-"""dlcore.layers.pooling against torch: k-max, chunk-max, attention, [CLS], capsule routing."""
+"""dlcore.layers.pooling against torch: k-max, chunk-max, attention, [CLS], routing."""
 
 import math
 
@@ -58,7 +58,7 @@ def test_kmax_edge_cases_and_gradient_support():
     torch.testing.assert_close(P.kmax_pool(x, 1), x.amax(-1, keepdim=True))
     torch.testing.assert_close(P.kmax_pool(x, 7), x)          # k = L keeps everything
     P.kmax_pool(x, 3).sum().backward()
-    assert torch.equal(x.grad.sum(-1), torch.full((2, 3), 3.0, dtype=D64))  # 3 ones per row
+    assert torch.equal(x.grad.sum(-1), torch.full((2, 3), 3.0, dtype=D64))  # 3 per row
     assert set(x.grad.unique().tolist()) <= {0.0, 1.0}
 
 
@@ -112,28 +112,65 @@ def test_chunk_max_divisible_equals_view_amax_and_max_pool(length, chunks):
                                atol=0)
 
 
+def _chunk_max_loop(x, chunks):
+    """The documented rule with Python loops: the first L mod C pieces have ceil(L/C)
+    positions, the others floor(L/C); max over each piece, per (row, channel)."""
+    n, length, ch = x.shape
+    size, extra = divmod(length, chunks)
+    bounds, start = [], 0
+    for c in range(chunks):
+        stop = start + size + (1 if c < extra else 0)
+        bounds.append((start, stop))
+        start = stop
+    assert start == length
+    rows = []
+    for i in range(n):
+        cols = []
+        for start, stop in bounds:
+            cols.append([max(float(x[i, t, k]) for t in range(start, stop))
+                         for k in range(ch)])
+        rows.append(cols)
+    return torch.tensor(rows, dtype=x.dtype), bounds
+
+
 @pytest.mark.parametrize("seed", range(5))
-def test_chunk_max_not_divisible_is_tensor_split(seed):
+def test_chunk_max_not_divisible_matches_loop_reference(seed):
     g = torch.Generator().manual_seed(seed)
     length = int(torch.randint(3, 15, (1,), generator=g))
     chunks = int(torch.randint(1, length + 1, (1,), generator=g))
     x = _rand(4, length, 2, seed=seed, grad=True)
-    x_ref = x.detach().clone().requires_grad_(True)
-    out, (gx,) = _grads(lambda t: P.chunk_max_pool(t, chunks, dim=1), x)
-    ref, (gr,) = _grads(lambda t: torch.stack(
-        [p.amax(1) for p in torch.tensor_split(t, chunks, dim=1)], 1), x_ref)
-    torch.testing.assert_close(out, ref, rtol=0, atol=0)
-    torch.testing.assert_close(gx, gr, rtol=0, atol=0)
+    out = P.chunk_max_pool(x, chunks, dim=1)
+    ref, bounds = _chunk_max_loop(x.detach(), chunks)
+    torch.testing.assert_close(out.detach(), ref, rtol=0, atol=0)
     assert out.shape == (4, chunks, 2)
+    # gradient: each piece's argmax (unique for continuous data) gets the upstream value
+    cot = _rand(*out.shape, seed=99)
+    (gx,) = torch.autograd.grad((out * cot).sum(), x)
+    expected = torch.zeros_like(x)
+    xd = x.detach()
+    for i in range(4):
+        for c, (start, stop) in enumerate(bounds):
+            for k in range(2):
+                best = max(range(start, stop), key=lambda t: float(xd[i, t, k]))
+                expected[i, best, k] = cot[i, c, k]
+    torch.testing.assert_close(gx, expected, rtol=0, atol=0)
+
+
+def test_chunk_max_piece_sizes_follow_the_documented_rule():
+    # 7 positions in 3 pieces: sizes 3, 2, 2 -> pieces [0:3], [3:5], [5:7]
+    x = torch.tensor([1.0, 2.0, 9.0, 8.0, 0.0, 0.0, 7.0])
+    assert P.chunk_max_pool(x, 3).tolist() == [9.0, 8.0, 7.0]
+    y = torch.tensor([1.0, 2.0, 0.0, 8.0, 9.0, 7.0, 0.0])       # 9 in piece 1, not 2
+    assert P.chunk_max_pool(y, 3).tolist() == [2.0, 9.0, 7.0]
 
 
 def test_chunk_max_not_divisible_differs_from_adaptive_pool():
     x = torch.tensor([[[0.0, 9.0, 1.0, 2.0, 3.0]]])
-    assert P.chunk_max_pool(x, 2).tolist() == [[[9.0, 3.0]]]        # pieces [0:3], [3:5]
+    assert P.chunk_max_pool(x, 2).tolist() == [[[9.0, 3.0]]]  # pieces [0:3], [3:5]
     assert F.adaptive_max_pool1d(x, 2).tolist() == [[[9.0, 3.0]]]   # [0:3], [2:5]
     y = torch.tensor([[[0.0, 1.0, 9.0, 2.0, 3.0]]])
     assert P.chunk_max_pool(y, 2).tolist() == [[[9.0, 3.0]]]
-    assert F.adaptive_max_pool1d(y, 2).tolist() == [[[9.0, 9.0]]]   # overlapping windows
+    assert F.adaptive_max_pool1d(y, 2).tolist() == [[[9.0, 9.0]]]  # windows overlap
     assert len(torch.chunk(torch.arange(5.0), 4)) == 3
     assert P.chunk_max_pool(torch.arange(5.0), 4).tolist() == [1.0, 2.0, 3.0, 4.0]
 
@@ -196,7 +233,7 @@ def test_attention_pool_weights_and_identities():
     torch.testing.assert_close(alpha, torch.full((3, 5), 0.2, dtype=D64))
     mask = torch.tensor([[True, True, False, False, False]] * 3)
     v, alpha = P.attention_pool(h, torch.zeros(4, dtype=D64), mask=mask)
-    torch.testing.assert_close(v, h[:, :2].mean(1))             # mean over real positions
+    torch.testing.assert_close(v, h[:, :2].mean(1))  # mean over real positions
     assert torch.all(alpha[:, 2:] == 0)
     w = _rand(4, seed=6)
     v, alpha = P.attention_pool(h, w)
@@ -219,10 +256,12 @@ def test_attention_pool_gradcheck():
 
 @pytest.mark.parametrize("kwargs, match", [
     (dict(h=torch.ones(2, 3), w=torch.ones(3)), "`h` must be 3-dimensional"),
-    (dict(h=torch.ones(2, 3, 4), w=torch.ones(3)), r"`w` must have shape \(D,\) = \(4,\)"),
+    (dict(h=torch.ones(2, 3, 4), w=torch.ones(3)),
+     r"`w` must have shape \(D,\) = \(4,\)"),
     (dict(h=torch.ones(2, 3, 4), w=torch.ones(4), mask=torch.ones(2, 3)),
      "`mask` must be a bool tensor"),
-    (dict(h=torch.ones(2, 3, 4), w=torch.ones(4), mask=torch.ones(3, 2, dtype=torch.bool)),
+    (dict(h=torch.ones(2, 3, 4), w=torch.ones(4),
+          mask=torch.ones(3, 2, dtype=torch.bool)),
      r"`mask` must have shape \(N, L\) = \(2, 3\)"),
     (dict(h=torch.ones(2, 3, 4), w=torch.ones(4),
           mask=torch.tensor([[True, False, False], [False, False, False]])),
