@@ -35,6 +35,18 @@ __all__ = ["conv1d", "conv2d", "conv_output_size", "receptive_field", "conv_para
            "conv_macs"]
 
 
+def _check_bias(bias: torch.Tensor | None, out_channels: int, x: torch.Tensor) -> None:
+    """Raise unless ``bias`` is None or a float tensor of shape (out_channels,) with the
+    dtype and device of ``x`` (shared by the convolutions of this package)."""
+    if bias is None:
+        return
+    _checks.tensor(bias, "bias", floating=True)
+    if bias.shape != (out_channels,) or bias.dtype != x.dtype or bias.device != x.device:
+        raise ValueError(f"`bias` must have shape ({out_channels},), dtype {x.dtype} and "
+                         f"device {x.device}, got {tuple(bias.shape)} {bias.dtype} on "
+                         f"{bias.device}")
+
+
 def _ints(value, name: str, n: int, *, low: int) -> tuple[int, ...]:
     """``value`` (an int or a sequence of ``n`` ints, each >= low) as an ``n``-tuple."""
     items = (value,) * n if isinstance(value, int) and not isinstance(value, bool) else value
@@ -263,11 +275,7 @@ def _convnd(x, weight, bias, stride, padding, dilation, groups, n: int) -> torch
         raise ValueError(
             f"`weight` of shape {tuple(weight.shape)} with groups={groups} needs out channels "
             f"divisible by groups and in channels C/groups = {C}/{groups}; `x` has C = {C}")
-    if bias is not None:
-        _checks.tensor(bias, "bias", floating=True)
-        if bias.shape != (O,) or bias.dtype != x.dtype or bias.device != x.device:
-            raise ValueError(f"`bias` must have shape ({O},) and the dtype/device of `x`, got "
-                             f"{tuple(bias.shape)}, {bias.dtype} on {bias.device}")
+    _check_bias(bias, O, x)
     s = _ints(stride, "stride", n, low=1)
     d = _ints(dilation, "dilation", n, low=1)
     pads = _padding(padding, n, k, d, s)

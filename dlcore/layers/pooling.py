@@ -32,6 +32,16 @@ def _float_input(x, name: str) -> torch.Tensor:
     return _checks.no_nan(x, name)
 
 
+def _axis_input(x, name: str, dim: int, what: str) -> int:
+    """Validate a float tensor with at least one dimension; return ``dim`` made positive."""
+    _float_input(x, name)
+    d = _checks.dim_index(dim, x)
+    if x.ndim == 0:
+        raise ValueError(f"`{name}` must have at least one dimension {what}, got a 0-d "
+                         "tensor")
+    return d
+
+
 def _length(x: torch.Tensor, dim: int, name: str, what: str, value: int,
             low: int = 1) -> int:
     """Validate an int ``value`` in ``[low, x.shape[dim]]``."""
@@ -79,11 +89,7 @@ def kmax_pool(x: torch.Tensor, k: int, *, dim: int = -1) -> torch.Tensor:
         >>> torch.tensor([3.0, 1.0, 5.0, 2.0, 4.0]).topk(3).values   # sorted by value
         tensor([5., 4., 3.])
     """
-    _float_input(x, "x")
-    d = _checks.dim_index(dim, x)
-    if x.ndim == 0:
-        raise ValueError("`x` must have at least one dimension to pool over, got a 0-d "
-                         "tensor")
+    d = _axis_input(x, "x", dim, "to pool over")
     _length(x, d, "k", "entries", k)
     # a stable descending sort lists ties left to right; keep the first k, then restore
     # the order
@@ -127,11 +133,7 @@ def chunk_max_pool(x: torch.Tensor, chunks: int, *, dim: int = -1) -> torch.Tens
         >>> chunk_max_pool(torch.tensor([1.0, 4.0, 2.0, 8.0, 5.0]), 2)  # pieces: 3, 2
         tensor([4., 8.])
     """
-    _float_input(x, "x")
-    d = _checks.dim_index(dim, x)
-    if x.ndim == 0:
-        raise ValueError("`x` must have at least one dimension to pool over, got a 0-d "
-                         "tensor")
+    d = _axis_input(x, "x", dim, "to pool over")
     _length(x, d, "chunks", "entries", chunks)
     size = x.shape[d]
     if size % chunks == 0:  # equal pieces: one reshape and one reduction
@@ -297,11 +299,7 @@ def squash(s: torch.Tensor, dim: int = -1) -> torch.Tensor:
         >>> squash(torch.zeros(2))
         tensor([0., 0.])
     """
-    _float_input(s, "s")
-    d = _checks.dim_index(dim, s)
-    if s.ndim == 0:
-        raise ValueError("`s` must have at least one dimension (the capsule's vector), "
-                         "got a 0-d tensor")
+    d = _axis_input(s, "s", dim, "(the capsule's vector)")
     scale = s.detach().abs().amax(dim=d, keepdim=True)
     scale = torch.where(scale > 0, scale, torch.ones_like(scale))
     # ‖s‖ without overflow

@@ -27,7 +27,7 @@ from __future__ import annotations
 import torch
 
 from dlcore import _checks
-from dlcore.layers.conv import _ints, conv_output_size
+from dlcore.layers.conv import _check_bias, _ints, conv_output_size
 
 __all__ = ["bilinear_sample", "affine_grid", "affine_sample", "deform_conv2d"]
 
@@ -253,12 +253,7 @@ def deform_conv2d(x: torch.Tensor, offset: torch.Tensor, weight: torch.Tensor,
             raise ValueError(f"`mask` must have shape {(N, K, Ho, Wo)}, dtype {x.dtype} and "
                              f"device {x.device}, got {tuple(mask.shape)} {mask.dtype} on "
                              f"{mask.device}")
-    if bias is not None:
-        _checks.tensor(bias, "bias", floating=True)
-        if bias.shape != (O,) or bias.dtype != x.dtype or bias.device != x.device:
-            raise ValueError(f"`bias` must have shape ({O},), dtype {x.dtype} and device "
-                             f"{x.device}, got {tuple(bias.shape)} {bias.dtype} on "
-                             f"{bias.device}")
+    _check_bias(bias, O, x)
     like = {"dtype": x.dtype, "device": x.device}
     # regular grid: tap (a, b) of output (i, j) sits at (i s - p + a d, j s - p + b d)
     a, b = torch.arange(kh, **like), torch.arange(kw, **like)
