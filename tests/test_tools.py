@@ -142,3 +142,39 @@ def test_budgets_table_orders_chapters_sums_and_flags_overruns():
         assert "**100.0 s (over)**" in budgets_table.table(cpu, ["b", "a"]).splitlines()[3]
     finally:
         del budgets_table.CHAPTER_S["b"]
+
+
+def _selected(spec: str) -> set[int]:
+    """The 1-based line numbers a literalinclude ``:lines:`` option selects (open ends: 10**6)."""
+    chosen = set()
+    for part in spec.replace(" ", "").split(","):
+        lo, _, hi = part.partition("-")
+        chosen.update(range(int(lo), (int(hi) if hi else 10**6) + 1) if "-" in part
+                      else {int(lo)})
+    return chosen
+
+
+def test_literalincludes_that_skip_a_docstring_still_skip_exactly_it():
+    """A page that shows a function without its docstring (``:pyobject:`` + ``:lines:``) must
+    select the signature and the whole body: a docstring that grows or shrinks breaks it."""
+    import ast
+    import re
+
+    root = pathlib.Path(__file__).resolve().parents[1]
+    pattern = re.compile(r"```\{literalinclude\} (\S+)\n:pyobject: (\w+)\n:lines: ([\d, -]+)\n")
+    found = 0
+    for page in (root / "book").rglob("*.md"):
+        for path, name, spec in pattern.findall(page.read_text(encoding="utf-8")):
+            source = (page.parent / path).resolve().read_text(encoding="utf-8")
+            node = next(n for n in ast.walk(ast.parse(source))
+                        if isinstance(n, ast.FunctionDef) and n.name == name)
+            doc = node.body[0]
+            first = node.lineno  # :pyobject: starts at the def line
+            signature = set(range(1, doc.lineno - first + 1))
+            docstring = set(range(doc.lineno - first + 1, doc.end_lineno - first + 2))
+            body = set(range(doc.end_lineno - first + 2, node.end_lineno - first + 2))
+            chosen = {n for n in _selected(spec) if n <= node.end_lineno - first + 1}
+            assert isinstance(doc, ast.Expr) and isinstance(doc.value, ast.Constant), page
+            assert chosen == signature | body, (page.name, name, spec, sorted(docstring))
+            found += 1
+    assert found >= 1
