@@ -156,7 +156,7 @@ def cross_entropy(logits: torch.Tensor, target: torch.Tensor, *, weight=None,
         label_smoothing: :math:`\varepsilon \in [0, 1]`.
 
     Returns:
-        The loss: a scalar, or the shape of ``logits`` without the class dimension.
+        torch.Tensor: the loss, a scalar, or the shape of ``logits`` without the class dimension.
 
     Notes:
         torch's weighted mean is not ``mean(w_y * loss)``: the chapter's cross-entropy page
@@ -207,7 +207,7 @@ def nll_loss(input: torch.Tensor, target: torch.Tensor, *, weight=None,
         reduction: ``"none"``, ``"sum"`` or ``"mean"`` (:math:`\sum_i \ell_i/\sum_i w_{y_i}`).
 
     Returns:
-        The loss: a scalar, or the shape of ``target``.
+        torch.Tensor: the loss, a scalar, or the shape of ``target``.
 
     Examples:
         >>> nll_loss(torch.tensor([[-0.1, -2.4], [-1.2, -0.4]]), torch.tensor([0, 1]))
@@ -289,7 +289,7 @@ def binary_cross_entropy(input: torch.Tensor, target: torch.Tensor, *, weight=No
         reduction: ``"none"``, ``"sum"`` or ``"mean"`` (over all elements, weighted or not).
 
     Returns:
-        The loss: a scalar, or the shape of ``input``.
+        torch.Tensor: the loss, a scalar, or the shape of ``input``.
 
     Examples:
         >>> binary_cross_entropy(torch.tensor([0.9, 0.0]), torch.tensor([1.0, 1.0]),
@@ -336,7 +336,7 @@ def binary_cross_entropy_with_logits(input: torch.Tensor, target: torch.Tensor, 
             ``input``, typically one per class on the last dimension (e.g. n_neg / n_pos).
 
     Returns:
-        The loss: a scalar, or the shape of ``input``.
+        torch.Tensor: the loss, a scalar, or the shape of ``input``.
 
     Examples:
         >>> binary_cross_entropy_with_logits(torch.tensor([1e4, -1e4]),

@@ -91,7 +91,7 @@ def entropy(p: torch.Tensor, *, base: float | None = None, dim: int = -1) -> tor
         dim: the axis of the distribution; the others are batch axes.
 
     Returns:
-        Tensor: the entropies, ``p``'s shape without ``dim``.
+        torch.Tensor: the entropies, ``p``'s shape without ``dim``.
 
     Raises:
         ValueError: negative entries, sums other than 1, NaN/inf, a bad ``base`` or ``dim``.
@@ -129,7 +129,7 @@ def kl_divergence(p: torch.Tensor, q: torch.Tensor, *, base: float | None = None
         dim: the axis of the distribution.
 
     Returns:
-        Tensor: the divergences, the shape without ``dim``.
+        torch.Tensor: the divergences, the shape without ``dim``.
 
     Raises:
         ValueError: shapes differ, entries that are not probabilities, a bad ``base``/``dim``.
@@ -172,7 +172,7 @@ def conditional_entropy(joint: torch.Tensor, *, base: float | None = None) -> to
         base: logarithm base; ``None`` for nats.
 
     Returns:
-        Tensor: a scalar, :math:`\ge 0`.
+        torch.Tensor: a scalar, :math:`\ge 0`.
 
     Raises:
         ValueError: not 2-D, entries that are not a joint distribution, a bad ``base``.
@@ -212,7 +212,7 @@ def mutual_information(joint: torch.Tensor, *, base: float | None = None) -> tor
         base: logarithm base; ``None`` for nats.
 
     Returns:
-        Tensor: a scalar, :math:`\ge 0`.
+        torch.Tensor: a scalar, :math:`\ge 0`.
 
     Raises:
         ValueError: not 2-D, entries that are not a joint distribution, a bad ``base``.
@@ -260,7 +260,7 @@ def kl_div(input: torch.Tensor, target: torch.Tensor, *, reduction: str = "mean"
         log_target: whether ``target`` holds log-probabilities.
 
     Returns:
-        Tensor: a scalar, or the pointwise terms for ``reduction="none"``.
+        torch.Tensor: a scalar, or the pointwise terms for ``reduction="none"``.
 
     Raises:
         ValueError: shapes differ, NaN, negative target probabilities, an unknown reduction.

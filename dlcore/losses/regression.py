@@ -95,7 +95,7 @@ def mse_loss(input: torch.Tensor, target: torch.Tensor, *, reduction: str = "mea
             result is :math:`\sum_i w_i \ell_i / \sum_i w_i`.
 
     Returns:
-        Tensor: a scalar, or the pointwise losses for ``reduction="none"``.
+        torch.Tensor: a scalar, or the pointwise losses for ``reduction="none"``.
 
     Raises:
         ValueError: shapes differ, NaN, empty input, negative weights or an unknown reduction.
@@ -128,7 +128,7 @@ def l1_loss(input: torch.Tensor, target: torch.Tensor, *, reduction: str = "mean
         weight: optional non-negative weights of the shape of ``input`` (weighted mean).
 
     Returns:
-        Tensor: a scalar, or the pointwise losses for ``reduction="none"``.
+        torch.Tensor: a scalar, or the pointwise losses for ``reduction="none"``.
 
     Raises:
         ValueError: shapes differ, NaN, empty input, negative weights or an unknown reduction.
@@ -175,7 +175,7 @@ def huber_loss(input: torch.Tensor, target: torch.Tensor, *, reduction: str = "m
             its MSE and L1, which divide by :math:`\sum_i w_i`).
 
     Returns:
-        Tensor: a scalar, or the pointwise losses for ``reduction="none"``.
+        torch.Tensor: a scalar, or the pointwise losses for ``reduction="none"``.
 
     Raises:
         ValueError: ``delta <= 0``, shapes differ, NaN, empty input or an unknown reduction.
@@ -215,7 +215,7 @@ def smooth_l1_loss(input: torch.Tensor, target: torch.Tensor, *, reduction: str 
         beta: threshold between the two branches, ``>= 0``.
 
     Returns:
-        Tensor: a scalar, or the pointwise losses for ``reduction="none"``.
+        torch.Tensor: a scalar, or the pointwise losses for ``reduction="none"``.
 
     Raises:
         ValueError: ``beta < 0``, shapes differ, NaN, empty input or an unknown reduction.
