@@ -125,6 +125,12 @@ class Slider:
     def __len__(self) -> int:
         return len(self.frames)
 
+    def __repr__(self) -> str:
+        # the text form a notebook stores next to the HTML: no memory address, so the same run
+        # gives the same output
+        return (f"<dlcore.plot.Slider {self.label!r}: {len(self.frames)} frames, "
+                f"{self.texts[0]} … {self.texts[-1]}>")
+
     def _repr_html_(self) -> str:
         uid = self.id
         urls = ",".join(f'"data:image/png;base64,{base64.b64encode(f).decode()}"'

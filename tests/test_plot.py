@@ -55,6 +55,8 @@ def test_slider_renders_one_distinct_frame_per_value_and_closes_them():
     assert page.count("data:image/png;base64,") == 4  # the first frame shown + all three
     assert 'max="2"' in page and 'value="1"' in page and "slope = " in page
     assert s.texts == ["-2", "0", "2"]
+    # the text form holds no memory address: a rerun stores the same output
+    assert repr(s) == "<dlcore.plot.Slider 'slope': 3 frames, -2 … 2>"
 
 
 def test_slider_escapes_labels_and_uses_unique_ids():
