@@ -22,11 +22,12 @@ import torch
 
 from dlcore import _checks
 from dlcore.activations import log_softmax
+from dlcore.losses._common import reduce as _reduce
+from dlcore.losses._common import reduction as _reduction_name
 
 __all__ = ["cross_entropy", "nll_loss", "binary_cross_entropy",
            "binary_cross_entropy_with_logits"]
 
-_REDUCTIONS = ("none", "mean", "sum")
 # torch's floor on p(1 - p) in the gradient of binary_cross_entropy: 1e-12 stored as a
 # float32, 9.99999996e-13
 _EPSILON = torch.tensor(1e-12, dtype=torch.float32).item()
@@ -83,18 +84,6 @@ def _probability_target(target: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         raise ValueError(f"`target` probabilities must sum to 1 over the class dimension "
                          f"{d}, got sums off by up to {worst:.4g}")
     return target.to(x.dtype)
-
-
-def _reduction(reduction) -> str:
-    return _checks.choice(reduction, "reduction", _REDUCTIONS)
-
-
-def _reduce(loss: torch.Tensor, reduction: str, denominator=None) -> torch.Tensor:
-    if reduction == "none":
-        return loss
-    if reduction == "sum":
-        return loss.sum()
-    return loss.sum() / (loss.numel() if denominator is None else denominator)
 
 
 # --------------------------------------------------------------------------- softmax losses
@@ -177,7 +166,7 @@ def cross_entropy(logits: torch.Tensor, target: torch.Tensor, *, weight=None,
         tensor(1.1269)
     """
     x = _scores(logits, "logits")
-    reduction = _reduction(reduction)
+    reduction = _reduction_name(reduction)
     eps = _checks.number(label_smoothing, "label_smoothing", low=0, high=1)
     _checks.number(ignore_index, "ignore_index", integer=True)
     w = _weight(weight, x.shape[_class_dim(x)], x)
@@ -214,7 +203,7 @@ def nll_loss(input: torch.Tensor, target: torch.Tensor, *, weight=None,
         tensor(0.2500)
     """
     logp = _scores(input, "input")
-    reduction = _reduction(reduction)
+    reduction = _reduction_name(reduction)
     _checks.number(ignore_index, "ignore_index", integer=True)
     w = _weight(weight, logp.shape[_class_dim(logp)], logp)
     _checks.tensor(target, "target", allow_empty=True)
@@ -297,7 +286,7 @@ def binary_cross_entropy(input: torch.Tensor, target: torch.Tensor, *, weight=No
         tensor([  0.1054, 100.0000])
     """
     p = _unit_interval(_scores(input, "input"), "input")
-    reduction = _reduction(reduction)
+    reduction = _reduction_name(reduction)
     _checks.tensor(target, "target", floating=True)
     _checks.same_shape(p, target, "input", "target")
     y = _unit_interval(_checks.no_nan(target, "target"), "target").to(p.dtype)
@@ -344,7 +333,7 @@ def binary_cross_entropy_with_logits(input: torch.Tensor, target: torch.Tensor, 
         tensor([    0., 10000.])
     """
     x = _scores(input, "input")
-    reduction = _reduction(reduction)
+    reduction = _reduction_name(reduction)
     _checks.tensor(target, "target", floating=True)
     _checks.same_shape(x, target, "input", "target")
     y = _unit_interval(_checks.no_nan(target, "target"), "target").to(x.dtype)

@@ -18,6 +18,8 @@ import torch
 import torch.nn.functional as F
 
 from dlcore import _checks
+from dlcore.losses._common import reduce as _reduce
+from dlcore.losses._common import reduction as _reduction_name
 
 __all__ = [
     "effective_number", "class_balanced_weights", "resampling_probabilities",
@@ -25,13 +27,6 @@ __all__ = [
     "dice_loss",
 ]
 
-_REDUCTIONS = ("none", "mean", "sum")
-
-
-def _reduce(loss: torch.Tensor, reduction: str) -> torch.Tensor:
-    if reduction == "mean":
-        return loss.mean()
-    return loss.sum() if reduction == "sum" else loss
 
 
 def _counts(counts, name: str = "counts") -> torch.Tensor:
@@ -217,7 +212,7 @@ def sigmoid_focal_loss(inputs: torch.Tensor, targets: torch.Tensor, *, alpha: fl
     _unit_interval(_checks.finite(targets, "targets"), "targets")
     _checks.number(alpha, "alpha", high=1)
     gamma = _gamma(gamma)
-    _checks.choice(reduction, "reduction", _REDUCTIONS)
+    _reduction_name(reduction)
     ce = F.binary_cross_entropy_with_logits(inputs, targets, reduction="none")
     # 1 - p_t = t (1 - p) + (1 - t) p, with 1 - σ(x) = σ(-x)
     one_minus_pt = targets * torch.sigmoid(-inputs) + (1 - targets) * torch.sigmoid(inputs)
@@ -298,7 +293,7 @@ def focal_loss(logits: torch.Tensor, target: torch.Tensor, *, gamma: float = 2.0
     """
     num_classes = _class_pair(logits, target)
     gamma = _gamma(gamma)
-    _checks.choice(reduction, "reduction", _REDUCTIONS)
+    _reduction_name(reduction)
     log_p = F.log_softmax(logits, dim=1).gather(1, target.long().unsqueeze(1)).squeeze(1)
     loss = -_modulating(-torch.expm1(log_p), gamma) * log_p
     if alpha is not None:
@@ -383,7 +378,7 @@ def logit_adjusted_cross_entropy(logits: torch.Tensor, target: torch.Tensor,
     """
     _class_pair(logits, target)
     _checks.number(tau, "tau", low=0)
-    _checks.choice(reduction, "reduction", _REDUCTIONS)
+    _reduction_name(reduction)
     shift = tau * _class_axis(_prior(prior, logits).log(), logits)
     return F.cross_entropy(logits + shift, target.long(), reduction=reduction)
 
@@ -439,7 +434,7 @@ def dice_loss(input: torch.Tensor, target: torch.Tensor, *, smooth: float = 1.0,
     _checks.number(smooth, "smooth", low=0)
     _checks.flag(squared, "squared")
     _checks.flag(from_logits, "from_logits")
-    _checks.choice(reduction, "reduction", _REDUCTIONS)
+    _reduction_name(reduction)
     _unit_interval(_checks.finite(target, "target"), "target")
     if not from_logits:
         _unit_interval(input, "input", " (pass logits with from_logits=True)")

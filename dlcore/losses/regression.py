@@ -38,10 +38,11 @@ from __future__ import annotations
 import torch
 
 from dlcore import _checks
+from dlcore.losses._common import reduce as _reduce_common
+from dlcore.losses._common import reduction as _reduction_name
 
 __all__ = ["mse_loss", "l1_loss", "huber_loss", "smooth_l1_loss"]
 
-_REDUCTIONS = ("none", "mean", "sum")
 
 
 def _pair(input, target) -> tuple[torch.Tensor, torch.Tensor]:
@@ -71,11 +72,8 @@ def _reduce(loss: torch.Tensor, reduction: str, weight: torch.Tensor | None, *,
     L1) or by the number of elements (torch's Huber)."""
     if weight is not None:
         loss = loss * weight
-    if reduction == "none":
-        return loss
-    if reduction == "sum":
-        return loss.sum()
-    return loss.sum() / (weight.sum() if weight is not None and by_weights else loss.numel())
+    return _reduce_common(loss, reduction,
+                          weight.sum() if weight is not None and by_weights else None)
 
 
 def mse_loss(input: torch.Tensor, target: torch.Tensor, *, reduction: str = "mean",
@@ -105,7 +103,7 @@ def mse_loss(input: torch.Tensor, target: torch.Tensor, *, reduction: str = "mea
         tensor(2.5000)
     """
     input, target = _pair(input, target)
-    _checks.choice(reduction, "reduction", _REDUCTIONS)
+    _reduction_name(reduction)
     w = _weight(weight, input)
     d = input - target
     return _reduce(d * d, reduction, w)  # ℓ = d²
@@ -138,7 +136,7 @@ def l1_loss(input: torch.Tensor, target: torch.Tensor, *, reduction: str = "mean
         tensor(3.)
     """
     input, target = _pair(input, target)
-    _checks.choice(reduction, "reduction", _REDUCTIONS)
+    _reduction_name(reduction)
     w = _weight(weight, input)
     return _reduce((input - target).abs(), reduction, w)  # ℓ = |d|
 
@@ -188,7 +186,7 @@ def huber_loss(input: torch.Tensor, target: torch.Tensor, *, reduction: str = "m
         tensor([0.1250, 2.5000])
     """
     input, target = _pair(input, target)
-    _checks.choice(reduction, "reduction", _REDUCTIONS)
+    _reduction_name(reduction)
     delta = _checks.number(delta, "delta", low=0, low_open=True)
     w = _weight(weight, input)
     return _reduce(_quadratic_then_linear(input - target, delta), reduction, w,
@@ -228,7 +226,7 @@ def smooth_l1_loss(input: torch.Tensor, target: torch.Tensor, *, reduction: str 
         tensor([0.1250, 2.5000])
     """
     input, target = _pair(input, target)
-    _checks.choice(reduction, "reduction", _REDUCTIONS)
+    _reduction_name(reduction)
     beta = _checks.number(beta, "beta", low=0)
     d = input - target
     if beta == 0:  # the quadratic branch is empty; avoid 0/0
