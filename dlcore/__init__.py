@@ -9,6 +9,7 @@ Start every chapter with::
 Modules: :mod:`~dlcore.activations`, :mod:`~dlcore.check`, :mod:`~dlcore.data`,
 :mod:`~dlcore.train`, :mod:`~dlcore.plot`, :mod:`~dlcore.metrics`, :mod:`~dlcore.networks`,
 :mod:`~dlcore.layers`, :mod:`~dlcore.losses`,
+:mod:`~dlcore.regularization`,
 :mod:`~dlcore.optim`, :mod:`~dlcore.schedules`, :mod:`~dlcore.stats`.
 """
 
@@ -22,6 +23,7 @@ from dlcore import (
     networks,
     optim,
     plot,
+    regularization,
     schedules,
     stats,
     train,
@@ -30,6 +32,7 @@ from dlcore.runtime import describe, device, seed, use_threads
 
 __all__ = [
     "activations", "check", "data", "describe", "device", "layers", "losses", "metrics",
-    "networks", "optim", "plot", "schedules", "seed", "stats", "train", "use_threads",
+    "networks", "optim", "plot", "regularization", "schedules", "seed", "stats", "train",
+    "use_threads",
 ]
 __version__ = "0.1.0"

@@ -118,12 +118,17 @@ def _split(X, y, *, test_size, seed, dtype, device, scale="feature") -> Split:
 
 
 def digits(*, test_size: float = 0.25, seed: int = 0, dtype: torch.dtype = torch.float32,
-           device=None) -> Split:
+           device=None, scale: str = "feature") -> Split:
     """scikit-learn's handwritten digits: 1797 images of 8×8 pixels flattened to 64 features.
 
     Args:
         test_size: fraction held out for testing, stratified by class.
         seed: seed of the split.
+        scale: ``"feature"`` standardises each pixel with its own mean and standard deviation
+            fitted on the training part (pixels constant there stay 0); ``"global"`` uses one
+            mean and one standard deviation for all pixels, which keeps the image's relative
+            intensities and does not amplify a perturbation of a near-constant pixel (use it
+            for augmentation, adversarial examples or any shift of the inputs).
         dtype: floating dtype of the features.
         device: where the tensors live (default: CPU).
 
@@ -131,12 +136,17 @@ def digits(*, test_size: float = 0.25, seed: int = 0, dtype: torch.dtype = torch
         >>> d = digits()
         >>> d.X_train.shape, d.X_test.shape, d.num_classes
         (torch.Size([1347, 64]), torch.Size([450, 64]), 10)
+        >>> g = digits(scale="global")
+        >>> abs(g.X_train.mean().item()) < 1e-6, round(g.X_train.std().item(), 4)
+        (True, 1.0)
     """
     from sklearn.datasets import load_digits
 
+    if scale not in ("feature", "global"):
+        raise ValueError(f"`scale` must be 'feature' or 'global', got {scale!r}")
     bunch = load_digits()
     return _split(bunch.data, bunch.target, test_size=test_size, seed=seed, dtype=dtype,
-                  device=device)
+                  device=device, scale=scale)
 
 
 def breast_cancer(*, test_size: float = 0.25, seed: int = 0,

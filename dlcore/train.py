@@ -80,8 +80,12 @@ def mlp(sizes: list[int], activation: Callable[[], nn.Module] = nn.ReLU) -> nn.S
 
 def cross_entropy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Mean cross-entropy over every position: ``(N, C)`` logits with ``(N,)`` labels, or
-    ``(N, T, C)`` logits (a sequence model) with ``(N, T)`` token labels."""
-    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+    ``(N, T, C)`` logits (a sequence model) with ``(N, T)`` token labels, or floating
+    probability targets of the logits' shape (the soft labels of mixup or CutMix)."""
+    classes = logits.shape[-1]
+    if y.is_floating_point() and y.shape == logits.shape:
+        return F.cross_entropy(logits.reshape(-1, classes), y.reshape(-1, classes))
+    return F.cross_entropy(logits.reshape(-1, classes), y.reshape(-1))
 
 
 @torch.no_grad()
@@ -120,8 +124,9 @@ def fit(model: nn.Module, data: Split, *, optimizer: torch.optim.Optimizer, epoc
         batch_size: int = 64, loss_fn: Callable = cross_entropy,
         schedule: Callable[[int], float] | None = None, clip_norm: float | None = None,
         patience: int | None = None, callback: Callable | None = None,
-        drop_last: bool = False, parts: tuple[str, ...] = PARTS,
-        generator: torch.Generator | None = None, device=None) -> History:
+        batch_transform: Callable | None = None, drop_last: bool = False,
+        parts: tuple[str, ...] = PARTS, generator: torch.Generator | None = None,
+        device=None) -> History:
     """Train ``model`` on ``data`` with mini-batch gradient steps; return the history.
 
     Each epoch shuffles the training part with ``generator`` (a seeded generator gives the
@@ -143,6 +148,10 @@ def fit(model: nn.Module, data: Split, *, optimizer: torch.optim.Optimizer, epoc
         patience: stop after this many epochs without a lower validation loss and restore
             the weights of the best epoch (needs a validation part).
         callback: ``callback(epoch, model, history)`` after each epoch's evaluation.
+        batch_transform: ``batch_transform(X, y)`` returns the ``(X, y)`` that a step trains
+            on: augmented inputs, mixed inputs with soft labels (``loss_fn`` must accept
+            them, as the default does), adversarial examples. Evaluation always uses the
+            data untouched.
         drop_last: skip a last incomplete batch (BatchNorm fails on a batch of one).
         parts: the parts evaluated after each epoch, a subset of ``("train", "val",
             "test")``; leaving out ``"train"`` saves a pass over the training data per
@@ -157,7 +166,8 @@ def fit(model: nn.Module, data: Split, *, optimizer: torch.optim.Optimizer, epoc
         raise TypeError(f"`data` must be a dlcore.data.Split, got {type(data).__name__}")
     if clip_norm is not None:
         _checks.number(clip_norm, "clip_norm", low=0, low_open=True)
-    for name, fn in (("schedule", schedule), ("callback", callback)):
+    for name, fn in (("schedule", schedule), ("callback", callback),
+                     ("batch_transform", batch_transform)):
         if fn is not None and not callable(fn):
             raise TypeError(f"`{name}` must be callable, got {type(fn).__name__}")
     if (not isinstance(parts, tuple) or not parts
@@ -189,7 +199,10 @@ def fit(model: nn.Module, data: Split, *, optimizer: torch.optim.Optimizer, epoc
                 lr = float(schedule(t))
                 for group in optimizer.param_groups:
                     group["lr"] = lr
-            loss = loss_fn(model(data.X_train[idx]), data.y_train[idx])
+            X, y = data.X_train[idx], data.y_train[idx]
+            if batch_transform is not None:
+                X, y = batch_transform(X, y)
+            loss = loss_fn(model(X), y)
             optimizer.zero_grad()
             loss.backward()
             if clip_norm is not None:

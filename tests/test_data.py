@@ -152,3 +152,20 @@ def test_mnist1d_seeds_and_numpy_state():
 def test_mnist1d_bad_input(kwargs, message):
     with pytest.raises(ValueError, match=message):
         data.mnist1d(**kwargs)
+
+
+def test_digits_global_scale_is_one_affine_map_of_the_pixels():
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    bunch = load_digits()
+    raw, *_ = train_test_split(bunch.data, bunch.target, test_size=0.25, random_state=0,
+                              stratify=bunch.target)
+    raw = torch.as_tensor(raw)
+    glob = data.digits(scale="global", dtype=torch.float64)
+    assert torch.equal(glob.y_train, data.digits().y_train)
+    expected = (raw - raw.mean()) / raw.std()  # one mean and one std for all pixels
+    assert torch.allclose(glob.X_train, expected, atol=1e-12)
+    assert float(glob.X_train.std(dim=0).max()) > 1.05  # per-pixel spreads are kept, not 1
+    with pytest.raises(ValueError, match="`scale` must be 'feature' or 'global', got 'pixel'"):
+        data.digits(scale="pixel")

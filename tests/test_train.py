@@ -181,6 +181,7 @@ def test_token_ids_and_sequence_outputs():
     ({"clip_norm": 0.0}, ValueError, "`clip_norm` must be > 0"),
     ({"schedule": 0.1}, TypeError, "`schedule` must be callable"),
     ({"callback": "print"}, TypeError, "`callback` must be callable"),
+    ({"batch_transform": 1}, TypeError, "`batch_transform` must be callable"),
     ({"drop_last": 1}, TypeError, "`drop_last` must be a bool"),
     ({"parts": ["test"]}, ValueError, "`parts` must be a non-empty tuple"),
     ({"parts": ()}, ValueError, "`parts` must be a non-empty tuple"),
@@ -229,3 +230,30 @@ def test_non_finite_weights_count_as_diverged_without_the_training_part():
     assert h.diverged and len(h.train_loss) == 1
     assert all(torch.isfinite(torch.tensor(h.step_loss + h.train_loss)))
     assert torch.isnan(model.w).all()
+
+
+def test_batch_transform_sees_every_training_batch_and_soft_labels_train():
+    seen = []
+
+    def soft(X, y):  # one-hot soft labels: the same loss as the integer labels
+        seen.append(len(X))
+        return X, nn.functional.one_hot(y, 3).to(X.dtype)
+
+    _, _, h_soft = fit_small(epochs=2, batch_size=20, batch_transform=soft)
+    _, _, h_hard = fit_small(epochs=2, batch_size=20)
+    assert seen == [20, 20, 5] * 2
+    assert h_soft.step_loss == pytest.approx(h_hard.step_loss, rel=1e-6)
+    assert h_soft.test_acc == h_hard.test_acc
+
+    def noise(X, y):  # evaluation never sees the transform
+        return X + 100.0, y
+
+    _, _, h_noise = fit_small(epochs=1, batch_size=20, batch_transform=noise)
+    assert h_noise.step_loss != pytest.approx(h_hard.step_loss[:3])
+
+
+def test_cross_entropy_with_probability_targets():
+    logits = torch.randn(4, 3, generator=torch.Generator().manual_seed(1))
+    p = torch.softmax(torch.randn(4, 3, generator=torch.Generator().manual_seed(2)), dim=1)
+    expected = -(p * torch.log_softmax(logits, dim=1)).sum(dim=1).mean()
+    assert float(train.cross_entropy(logits, p)) == pytest.approx(float(expected))

@@ -25,7 +25,7 @@ import re
 import sys
 
 MODULES = ("activations", "check", "data", "layers", "losses", "metrics", "networks", "optim",
-           "plot", "runtime", "schedules", "stats", "train")
+           "plot", "regularization", "runtime", "schedules", "stats", "train")
 ALIAS = re.compile(r"from dlcore import (\w+) as (\w+)|import dlcore\.(\w+) as (\w+)")
 MENTION = re.compile(r"(?<![`{}\w])`((?:dlcore\.)?([A-Za-z_]\w*)\.([A-Za-z_]\w*))(\(\))?`(?!`)")
 
