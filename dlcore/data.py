@@ -15,6 +15,7 @@ Nothing is downloaded at run time.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from dataclasses import dataclass, fields
@@ -150,20 +151,37 @@ def digits(*, test_size: float = 0.25, seed: int = 0, dtype: torch.dtype = torch
 
 
 def breast_cancer(*, test_size: float = 0.25, seed: int = 0,
-                  dtype: torch.dtype = torch.float32, device=None) -> Split:
-    """scikit-learn's Wisconsin breast-cancer data: 569 samples, 30 features, labels
-    0 = malignant, 1 = benign.
+                  dtype: torch.dtype = torch.float32, device=None,
+                  positive: str = "benign") -> Split:
+    """scikit-learn's Wisconsin breast-cancer data: 569 samples, 30 features, two classes.
+
+    Args:
+        test_size: fraction held out for testing, stratified by class.
+        seed: seed of the split.
+        dtype: floating dtype of the features.
+        device: where the tensors live (default: CPU).
+        positive: the class labelled 1. ``"benign"`` keeps scikit-learn's labels
+            (0 = malignant, 1 = benign); ``"malignant"`` flips them, so that the class a
+            screening test must find is the positive one (the chapter *Metrics* does this).
 
     Examples:
         >>> b = breast_cancer()
         >>> b.X_train.shape, b.num_classes
         (torch.Size([426, 30]), 2)
+        >>> m = breast_cancer(positive="malignant")
+        >>> bool((m.y_train == 1 - b.y_train).all())
+        True
     """
     from sklearn.datasets import load_breast_cancer
 
+    if positive not in ("benign", "malignant"):
+        raise ValueError(f"`positive` must be 'benign' or 'malignant', got {positive!r}")
     bunch = load_breast_cancer()
-    return _split(bunch.data, bunch.target, test_size=test_size, seed=seed, dtype=dtype,
-                  device=device)
+    split = _split(bunch.data, bunch.target, test_size=test_size, seed=seed, dtype=dtype,
+                   device=device)
+    if positive == "malignant":  # flipped after splitting: the same rows in each part
+        split = dataclasses.replace(split, y_train=1 - split.y_train, y_test=1 - split.y_test)
+    return split
 
 
 @functools.lru_cache(maxsize=4)

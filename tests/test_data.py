@@ -169,3 +169,12 @@ def test_digits_global_scale_is_one_affine_map_of_the_pixels():
     assert float(glob.X_train.std(dim=0).max()) > 1.05  # per-pixel spreads are kept, not 1
     with pytest.raises(ValueError, match="`scale` must be 'feature' or 'global', got 'pixel'"):
         data.digits(scale="pixel")
+
+
+def test_breast_cancer_positive_class_flips_only_the_labels():
+    b, m = data.breast_cancer(), data.breast_cancer(positive="malignant")
+    assert torch.equal(m.X_train, b.X_train) and torch.equal(m.X_test, b.X_test)
+    assert torch.equal(m.y_train, 1 - b.y_train) and torch.equal(m.y_test, 1 - b.y_test)
+    assert int(m.y_train.sum()) + int(m.y_test.sum()) == 212  # the 212 malignant tumours
+    with pytest.raises(ValueError, match="`positive` must be 'benign' or 'malignant'"):
+        data.breast_cancer(positive=1)
