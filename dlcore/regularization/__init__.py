@@ -11,17 +11,24 @@ has one.
 * :mod:`~dlcore.regularization.adversarial` — FGSM, FGM and PGD attacks that leave the model
   as they found it.
 
-Every public name is importable from ``dlcore.regularization`` itself.
+Every public name is importable from ``dlcore.regularization`` itself. There,
+``dlcore.regularization.dropout`` is the function, which shadows the module of the same
+name (its source is ``dlcore/regularization/dropout.py``).
 """
 
 from __future__ import annotations
 
-from dlcore.regularization import adversarial, augment, dropout, norm, penalties
+# the modules under private names: the function ``dropout`` shadows its module's name
+from dlcore.regularization import adversarial as _adversarial
+from dlcore.regularization import augment as _augment
+from dlcore.regularization import dropout as _dropout
+from dlcore.regularization import norm as _norm
+from dlcore.regularization import penalties as _penalties
 from dlcore.regularization.adversarial import *  # noqa: F403
 from dlcore.regularization.augment import *  # noqa: F403
 from dlcore.regularization.dropout import *  # noqa: F403
 from dlcore.regularization.norm import *  # noqa: F403
 from dlcore.regularization.penalties import *  # noqa: F403
 
-__all__ = [*norm.__all__, *dropout.__all__, *penalties.__all__, *augment.__all__,
-           *adversarial.__all__]
+__all__ = [*_norm.__all__, *_dropout.__all__, *_penalties.__all__, *_augment.__all__,
+           *_adversarial.__all__]
