@@ -21,7 +21,16 @@ They differ only in the set. For an input of shape ``(N, C, *)``:
   positions (Wu & He 2018); ``G = 1`` is layer norm over ``(C, *)``, ``G = C`` instance norm.
 
 Every function equals its :mod:`torch.nn.functional` namesake in values and gradients
-(tested in float64) and takes the same arguments in the same order with the same defaults.
+(tested in float64 and float32) and takes the same argument names with the same defaults,
+except:
+
+* :func:`batch_norm`: ``training`` is keyword-only and has no default (torch: positional,
+  ``training=False``), so a call must say which mode it means; ``momentum`` and ``eps`` are
+  keyword-only; ``momentum=None`` (the cumulative average of :class:`torch.nn.BatchNorm1d`)
+  is supported through the extra keyword ``num_batches_tracked``;
+* :func:`instance_norm`: ``use_input_stats``, ``momentum`` and ``eps`` are keyword-only;
+* every function: ``eps`` must be > 0 (torch accepts ``eps=0`` and returns NaN for a
+  constant set), and NaN or infinite inputs raise ``ValueError``.
 """
 
 from __future__ import annotations
