@@ -8,8 +8,8 @@ Start every chapter with::
 
 Modules: :mod:`~dlcore.activations`, :mod:`~dlcore.check`, :mod:`~dlcore.data`,
 :mod:`~dlcore.train`, :mod:`~dlcore.plot`, :mod:`~dlcore.metrics`, :mod:`~dlcore.networks`,
-:mod:`~dlcore.layers`, :mod:`~dlcore.losses`,
-:mod:`~dlcore.regularization`,
+:mod:`~dlcore.layers`, :mod:`~dlcore.losses`, :mod:`~dlcore.regularization`,
+:mod:`~dlcore.ensembles`,
 :mod:`~dlcore.optim`, :mod:`~dlcore.schedules`, :mod:`~dlcore.stats`.
 """
 
@@ -17,6 +17,7 @@ from dlcore import (
     activations,
     check,
     data,
+    ensembles,
     layers,
     losses,
     metrics,
@@ -31,8 +32,8 @@ from dlcore import (
 from dlcore.runtime import describe, device, seed, use_threads
 
 __all__ = [
-    "activations", "check", "data", "describe", "device", "layers", "losses", "metrics",
-    "networks", "optim", "plot", "regularization", "schedules", "seed", "stats", "train",
-    "use_threads",
+    "activations", "check", "data", "describe", "device", "ensembles", "layers", "losses",
+    "metrics", "networks", "optim", "plot", "regularization", "schedules", "seed", "stats",
+    "train", "use_threads",
 ]
 __version__ = "0.1.0"

@@ -93,8 +93,8 @@ def check(html: pathlib.Path) -> list[str]:
                 problems.append(f"status page: no row for {name}")
 
     api = "".join(p.read_text(encoding="utf-8") for p in (html / "book" / "api").glob("*.html"))
-    for mod_name in ("activations", "layers", "losses", "metrics", "networks", "optim",
-                     "regularization", "schedules", "stats"):
+    for mod_name in ("activations", "ensembles", "layers", "losses", "metrics", "networks",
+                     "optim", "regularization", "schedules", "stats"):
         mod = importlib.import_module(f"dlcore.{mod_name}")
         for name in getattr(mod, "__all__", []):
             if inspect.ismodule(getattr(mod, name, None)):

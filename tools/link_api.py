@@ -24,8 +24,9 @@ import pathlib
 import re
 import sys
 
-MODULES = ("activations", "check", "data", "layers", "losses", "metrics", "networks", "optim",
-           "plot", "regularization", "runtime", "schedules", "stats", "train")
+MODULES = ("activations", "check", "data", "ensembles", "layers", "losses", "metrics",
+           "networks", "optim", "plot", "regularization", "runtime", "schedules", "stats",
+           "train")
 ALIAS = re.compile(r"from dlcore import (\w+) as (\w+)|import dlcore\.(\w+) as (\w+)")
 MENTION = re.compile(r"(?<![`{}\w])`((?:dlcore\.)?([A-Za-z_]\w*)\.([A-Za-z_]\w*))(\(\))?`(?!`)")
 

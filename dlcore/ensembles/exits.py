@@ -1,0 +1,5 @@
+"""Placeholder: written by the chapter *Ensembles* (issue 13)."""
+
+from __future__ import annotations
+
+__all__: list[str] = []
