@@ -437,7 +437,7 @@ def from_sklearn(estimator) -> Callable:
 
     ``from_sklearn(est)(X, y)`` fits ``sklearn.base.clone(est)`` on NumPy copies of the
     tensors and returns ``predict(X) -> predict_proba(X)`` as a float64 tensor on ``X``'s
-    device.
+    device; the fitted estimator is ``predict.model`` (e.g. a meta-model's ``coef_``).
 
     Args:
         estimator: an unfitted scikit-learn classifier with ``predict_proba``.
@@ -464,6 +464,7 @@ def from_sklearn(estimator) -> Callable:
             out = model.predict_proba(Z.detach().cpu().numpy())
             return torch.as_tensor(out, dtype=torch.float64, device=Z.device)
 
+        predict.model = model
         return predict
 
     return make_model

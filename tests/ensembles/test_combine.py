@@ -276,6 +276,23 @@ def test_stack_matches_sklearn(problem):
     torch.testing.assert_close(ours.meta_features(Xt), torch.from_numpy(ref.transform(X)))
 
 
+def test_stack_binary_keeps_both_columns():
+    X, y = make_classification(n_samples=80, n_features=5, random_state=1)
+    bases = [("lr", LogisticRegression(max_iter=500)), ("nb", GaussianNB())]
+    ids = stratified_folds(torch.from_numpy(y), 4, generator=torch.Generator().manual_seed(3))
+    ref = StackingClassifier(bases, final_estimator=LogisticRegression(),
+                             cv=PredefinedSplit(ids.numpy()),
+                             stack_method="predict_proba").fit(X, y)
+    Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
+    ours = stack([from_sklearn(e) for _, e in bases], from_sklearn(LogisticRegression()),
+                 Xt, yt, folds=ids)
+    z = ours.meta_features(Xt)
+    assert z.shape == (80, 4)                                    # C = 2 columns per base
+    torch.testing.assert_close(z[:, 1::2], torch.from_numpy(ref.transform(X)))
+    torch.testing.assert_close(z[:, 0::2], 1 - z[:, 1::2])       # the dropped column
+    assert ours.meta.model.coef_.shape == (1, 4)                 # the fitted meta-model
+
+
 def test_in_sample_stack_sees_training_predictions(problem):
     X, y, _ = problem
     Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
