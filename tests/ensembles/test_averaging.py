@@ -36,6 +36,16 @@ def test_snapshot_cycle_boundaries():
     assert min(lrs) > 0 and all(a > b for a, b in zip(lrs[:14], lrs[1:15], strict=True))
 
 
+def test_snapshot_known_values():
+    # hand values, independent of the formula's code: T = 10, M = 3 -> period ceil(10/3) = 4
+    # (the last cycle is cut after 2 steps); cos(pi/4) = sqrt(2)/2
+    h = (1 + math.sqrt(2) / 2) / 2  # 0.8535...
+    expected = [1.0, h, 0.5, 1 - h, 1.0, h, 0.5, 1 - h, 1.0, h]
+    got = [snapshot_lr(t, base_lr=1.0, total_steps=10, cycles=3) for t in range(10)]
+    assert got == pytest.approx(expected, abs=1e-15)
+    assert got[3] == pytest.approx(0.1464466094067262, abs=1e-15)
+
+
 def test_snapshot_special_cases_equal_dlcore_schedules():
     for t in range(20):
         assert snapshot_lr(t, base_lr=0.1, total_steps=20, cycles=1) == pytest.approx(
