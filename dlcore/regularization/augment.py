@@ -394,7 +394,8 @@ def apply_policy(x: torch.Tensor, policy, *, ops: dict | None = None, num_magnit
     Args:
         x: :math:`(C, H, W)` or :math:`(N, C, H, W)`.
         policy: list of sub-policies, names from ``ops``.
-        ops: ``name: (op, max, signed)``, default :data:`RAND_AUGMENT_OPS`.
+        ops: ``name: (op, max, signed)``, default
+            :data:`~dlcore.regularization.RAND_AUGMENT_OPS`.
         num_magnitude_bins: number of magnitude levels, ``>= 2``.
         fill: value read outside the image by geometric ops.
         generator: random source.
@@ -449,7 +450,8 @@ def rand_augment(x: torch.Tensor, *, n: int = 2, magnitude: int = 9, ops: dict |
         x: :math:`(C, H, W)` or :math:`(N, C, H, W)`.
         n: operations per image, ``>= 0``.
         magnitude: bin in ``[0, num_magnitude_bins - 1]``.
-        ops: ``name: (op, max, signed)``, default :data:`RAND_AUGMENT_OPS`.
+        ops: ``name: (op, max, signed)``, default
+            :data:`~dlcore.regularization.RAND_AUGMENT_OPS`.
         num_magnitude_bins: number of magnitude levels, ``>= 2``.
         fill: value read outside the image by geometric ops.
         generator: random source.
