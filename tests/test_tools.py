@@ -169,7 +169,8 @@ def test_literalincludes_that_skip_a_docstring_still_skip_exactly_it():
             node = next(n for n in ast.walk(ast.parse(source))
                         if isinstance(n, ast.FunctionDef) and n.name == name)
             doc = node.body[0]
-            first = node.lineno  # :pyobject: starts at the def line
+            # :pyobject: starts at the first decorator, or at the def line without one
+            first = min([node.lineno] + [d.lineno for d in node.decorator_list])
             signature = set(range(1, doc.lineno - first + 1))
             docstring = set(range(doc.lineno - first + 1, doc.end_lineno - first + 2))
             body = set(range(doc.end_lineno - first + 2, node.end_lineno - first + 2))

@@ -3,7 +3,7 @@ has one.
 
 * :mod:`~dlcore.regularization.norm` — batch, layer, instance and group normalization as
   functions (batch norm with its running estimates), equal to ``torch.nn.functional``'s;
-* :mod:`~dlcore.regularization.dropout` — inverted dropout and multi-sample dropout;
+* ``dlcore/regularization/dropout.py`` — inverted dropout and multi-sample dropout;
 * :mod:`~dlcore.regularization.penalties` — L1 and L2 penalties and the max-norm constraint;
 * :mod:`~dlcore.regularization.augment` — flips, crops, rotations, colour shifts, PCA colour
   augmentation and a policy applier for AutoAugment- and RandAugment-style operations;

@@ -117,7 +117,9 @@ def fgsm(model: Callable, x: torch.Tensor, y: torch.Tensor, *, eps: float,
 
     Args:
         model: the network, ``model(x)`` gives ``(N, C)`` logits; an ``nn.Module`` is run in
-            evaluation mode and every submodule's mode restored.
+            evaluation mode and every submodule's mode restored. A plain function is called
+            as it is: modules it closes over are *not* put in evaluation mode (dropout
+            inside it stays active), so wrap them in an ``nn.Module`` instead.
         x: ``(N, *)`` floating inputs (token ids when ``embed`` is given).
         y: ``(N,)`` labels (or whatever ``loss_fn`` takes).
         eps: the budget :math:`\varepsilon \ge 0`, in the units of ``x``.
@@ -226,8 +228,11 @@ def pgd(model: Callable, x: torch.Tensor, y: torch.Tensor, *, eps: float, alpha:
     Args:
         model, x, y, loss_fn, clamp, embed: as in :func:`fgsm`.
         eps: the :math:`L_\infty` radius :math:`\varepsilon \ge 0`.
-        alpha: the step size :math:`\alpha > 0` (Madry et al. use about
-            :math:`2.5\,\varepsilon/\text{steps}`).
+        alpha: the step size :math:`\alpha > 0`. A common rule, the default of
+            MadryLab's *robustness* library, is :math:`2.5\,\varepsilon/\text{steps}`;
+            Madry et al.'s own settings differ (MNIST: :math:`\varepsilon = 0.3`, 40
+            steps of 0.01; CIFAR-10: :math:`\varepsilon = 8`, 7 steps of 2, in grey
+            levels of 255).
         steps: number of gradient steps, at least 1.
         generator: random source of the start (on ``x``'s device, or a CPU generator).
         random_start: start from a uniform point of the ball instead of ``x``.

@@ -380,7 +380,7 @@ def _ops(ops):
     return ops
 
 
-def apply_policy(x: torch.Tensor, policy, *, ops: dict | None = None, num_magnitude_bins: int = 11,
+def apply_policy(x: torch.Tensor, policy, *, ops: dict | None = None, num_magnitude_bins: int = 10,
                  fill: float = 0.0, generator: torch.Generator | None = None) -> torch.Tensor:
     r"""Apply an AutoAugment-style policy: per image one random sub-policy, each of its
     operations with its own probability.
@@ -388,12 +388,14 @@ def apply_policy(x: torch.Tensor, policy, *, ops: dict | None = None, num_magnit
     A policy (Cubuk et al., 2019) is a list of sub-policies, each a list of
     ``(name, probability, magnitude_bin)``; the value of an operation is
     :math:`\text{max}\cdot m/(\text{bins} - 1)`, negated with probability ½ when the op is
-    signed (torchvision's ``AutoAugment`` uses 10 bins and the same rule).
+    signed. The default of 10 bins is AutoAugment's and torchvision's (``linspace(0, max,
+    10)``): a published policy's magnitude 9 is the maximum.
 
     Args:
         x: :math:`(C, H, W)` or :math:`(N, C, H, W)`.
         policy: list of sub-policies, names from ``ops``.
-        ops: ``name: (op, max, signed)``, default :data:`RAND_AUGMENT_OPS`.
+        ops: ``name: (op, max, signed)``, default
+            :data:`~dlcore.regularization.RAND_AUGMENT_OPS`.
         num_magnitude_bins: number of magnitude levels, ``>= 2``.
         fill: value read outside the image by geometric ops.
         generator: random source.
@@ -448,7 +450,8 @@ def rand_augment(x: torch.Tensor, *, n: int = 2, magnitude: int = 9, ops: dict |
         x: :math:`(C, H, W)` or :math:`(N, C, H, W)`.
         n: operations per image, ``>= 0``.
         magnitude: bin in ``[0, num_magnitude_bins - 1]``.
-        ops: ``name: (op, max, signed)``, default :data:`RAND_AUGMENT_OPS`.
+        ops: ``name: (op, max, signed)``, default
+            :data:`~dlcore.regularization.RAND_AUGMENT_OPS`.
         num_magnitude_bins: number of magnitude levels, ``>= 2``.
         fill: value read outside the image by geometric ops.
         generator: random source.

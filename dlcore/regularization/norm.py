@@ -111,7 +111,7 @@ def batch_norm(x: torch.Tensor, running_mean: torch.Tensor | None,
                bias: torch.Tensor | None = None, *, training: bool,
                momentum: float | None = 0.1, eps: float = 1e-5,
                num_batches_tracked: torch.Tensor | None = None) -> torch.Tensor:
-    r"""Batch normalization of ``x`` (N, C, *) per channel, with running estimates.
+    r"""Batch normalization of ``x`` (shape ``(N, C, *)``) per channel, with running estimates.
 
     In **training** (``training=True``) each channel :math:`c` is normalised by the
     statistics of the batch, over the :math:`m = N \cdot L` values of the examples and
@@ -377,7 +377,7 @@ def group_norm(x: torch.Tensor, num_groups: int, weight: torch.Tensor | None = N
                bias: torch.Tensor | None = None, eps: float = 1e-5) -> torch.Tensor:
     r"""Group normalization: each example's channels split into groups, each normalised.
 
-    The ``C`` channels of ``x`` (N, C, *) fall into :math:`G` = ``num_groups``
+    The ``C`` channels of ``x`` (shape ``(N, C, *)``) fall into :math:`G` = ``num_groups``
     consecutive groups of :math:`C/G`; :math:`S_{ng}` is group :math:`g` of example
     :math:`n` with all its positions, normalised by its mean and biased variance, then
     :math:`y_{nc\cdot} = \gamma_c \hat x_{nc\cdot} + \beta_c` per channel. ``G = 1`` is

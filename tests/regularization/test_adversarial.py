@@ -138,6 +138,26 @@ def test_pgd_stays_in_ball_and_range(dtype):
     assert x_adv.min() >= -1 and x_adv.max() <= 1
 
 
+def test_pgd_random_start_is_uniform_on_the_ball():
+    # zero weights: ∇ₓL = 0, sign 0, so PGD returns its random start x + u unchanged
+    net = nn.Linear(6, 3).double()
+    with torch.no_grad():
+        net.weight.zero_()
+    x = torch.randn(4000, 6, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    y = torch.randint(0, 3, (4000,), generator=torch.Generator().manual_seed(3))
+    u = pgd(net, x, y, eps=0.25, alpha=0.1, steps=2,
+            generator=torch.Generator().manual_seed(0)) - x
+    # U[-ε, ε]: min ≈ -ε, max ≈ ε, mean 0 (sd of the mean ε/√(3·24000) ≈ 0.001),
+    # variance ε²/3, and a fourth of the draws in each quarter of [-ε, ε]
+    assert u.min() == pytest.approx(-0.25, abs=1e-3)
+    assert u.max() == pytest.approx(0.25, abs=1e-3)
+    assert abs(float(u.mean())) < 0.005
+    assert float(u.var()) == pytest.approx(0.25 ** 2 / 3, rel=0.03)
+    quarters = torch.histc(u, bins=4, min=-0.25, max=0.25) / u.numel()
+    torch.testing.assert_close(quarters, torch.full((4,), 0.25, dtype=torch.float64),
+                               rtol=0, atol=0.01)
+
+
 def test_pgd_one_step_without_start_equals_fgsm():
     net = _prepared_net()
     x, y = _batch()
@@ -201,8 +221,15 @@ def test_embed_text_model():
                                torch.full((5,), 0.5, dtype=torch.float64))
     assert head_model.training and emb.training
     assert emb.weight.grad is None
+    # a plain function is called as it is (no eval mode): dropout off by hand here
+    head.eval()
     e_fgsm = fgsm(classify, tokens, y, eps=0.1, embed=emb)
-    assert (e_fgsm - e).abs().max() == pytest.approx(0.1)
+    e_var = e.clone().requires_grad_(True)
+    (g_e,) = torch.autograd.grad(F.cross_entropy(classify(e_var), y, reduction="sum"),
+                                 e_var)
+    assert (g_e != 0).float().mean() > 0.9          # the sign test below has content
+    torch.testing.assert_close(e_fgsm, e + 0.1 * g_e.sign(), rtol=0, atol=1e-12)
+    head.train()
     e_pgd = pgd(head_model, tokens, y, eps=0.1, alpha=0.05, steps=3, embed=emb,
                 generator=torch.Generator().manual_seed(0))
     assert (e_pgd - e).abs().max() <= 0.1 + 1e-12

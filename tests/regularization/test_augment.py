@@ -196,16 +196,16 @@ def test_rand_augment_and_policy():
     factor = (out / x).flatten(1)                                    # blend with fill 0
     assert torch.allclose(factor.max(1).values, factor.min(1).values)
     factor = factor[:, 0]                                            # 1 ± 0.9
-    assert set(torch.round(factor, decimals=6).tolist()) <= {0.1, 1.9}
+    assert set(torch.round(factor, decimals=6).tolist()) == {0.1, 1.9}   # both signs
     assert A.rand_augment(x, n=0, generator=gen()).equal(x)
     full = A.rand_augment(x, n=2, magnitude=5, generator=gen(1))
     assert full.shape == x.shape and not full.equal(x)
     assert torch.equal(full, A.rand_augment(x, n=2, magnitude=5, generator=gen(1)))
     assert A.rand_augment(x[0], generator=gen()).shape == x[0].shape
-    contrast = A.apply_policy(x, [[("contrast", 1.0, 10)]], generator=gen())
+    contrast = A.apply_policy(x, [[("contrast", 1.0, 9)]], generator=gen())
     f = contrast.std(dim=(1, 2, 3)) / x.std(dim=(1, 2, 3))
-    assert set(torch.round(f, decimals=6).tolist()) <= {0.1, 1.9} and len(set(f.tolist())) > 1
-    two = A.apply_policy(x, [[("identity", 1.0, 0)], [("rotate", 1.0, 10)]],
+    assert set(torch.round(f, decimals=6).tolist()) == {0.1, 1.9}      # bin 9 of 10 = max
+    two = A.apply_policy(x, [[("identity", 1.0, 0)], [("rotate", 1.0, 9)]],
                          generator=gen(4))
     changed = (two - x).flatten(1).abs().max(1).values > 0
     assert 10 < int(changed.sum()) < 54                              # about half: 1 of 2
@@ -222,7 +222,17 @@ def test_policy_bad_input():
         A.apply_policy(x, [])
     with pytest.raises(ValueError, match="`policy op` must be one of"):
         A.apply_policy(x, [[("invert", 0.5, 3)]])
-    with pytest.raises(ValueError, match="`policy magnitude` must be <= 10"):
-        A.apply_policy(x, [[("rotate", 0.5, 11)]])
+    with pytest.raises(ValueError, match="`policy magnitude` must be <= 9"):
+        A.apply_policy(x, [[("rotate", 0.5, 10)]])
     with pytest.raises(ValueError, match="`policy probability` must be <= 1"):
         A.apply_policy(x, [[("rotate", 1.5, 1)]])
+
+
+def test_policy_magnitude_nine_is_the_maximum():
+    """AutoAugment's 10 bins (torchvision): bin 9 rotates by the full ±30°, both signs."""
+    x = images(n=32, c=1, h=8, w=8).double()
+    out = A.apply_policy(x, [[("rotate", 1.0, 9)]], generator=gen(2))
+    plus, minus = A.rotate(x, 30.0), A.rotate(x, -30.0)
+    is_plus = (out - plus).flatten(1).abs().amax(1) < 1e-10
+    is_minus = (out - minus).flatten(1).abs().amax(1) < 1e-10
+    assert bool((is_plus | is_minus).all()) and is_plus.any() and is_minus.any()

@@ -56,7 +56,15 @@ def test_identity_when_not_training_or_p_zero():
     x = torch.randn(4, 5)
     assert dropout(x, 0.5, training=False) is x
     assert dropout(x, 0.0, training=True) is x
-    assert torch.equal(F.dropout(x, 0.5, training=False), dropout(x, 0.5, training=False))
+    # torch's own no-op paths: p = 0 in training and any p in evaluation return an equal
+    # tensor; dlcore returns the input itself, so compare the values with x
+    assert torch.equal(F.dropout(x, 0.0, training=True), dropout(x, 0.0, training=True))
+    assert torch.equal(F.dropout(x, 0.5, training=False), x)
+    # p = 0 in training must not even touch the generator (torch draws nothing either)
+    g = gen(4)
+    state = g.get_state()
+    dropout(x, 0.0, training=True, generator=g)
+    assert torch.equal(g.get_state(), state)
 
 
 def test_reproducible_with_a_generator_and_different_across_seeds():
@@ -136,8 +144,27 @@ def test_multi_sample_each_sample_is_the_head_on_its_own_mask():
     masks = dropout_mask((6, 5, 4), 0.5, dtype=torch.float64, generator=gen(2))
     for k in range(6):
         torch.testing.assert_close(out[k], head(x * masks[k]), rtol=0, atol=1e-12)
-    # the masks differ between samples
-    assert not all(torch.equal(masks[0], masks[k]) for k in range(1, 6))
+    # the OUTPUTS differ between samples (independent masks, not one mask repeated)
+    assert all(not torch.equal(out[0], out[k]) for k in range(1, 6))
+
+
+def test_multi_sample_masks_are_independent_bernoulli_per_sample():
+    # independent of dlcore's mask code: recover each sample's mask through an identity
+    # head and test its zeroed fraction against p with a Wilson interval (99.9 %)
+    p, samples = 0.3, 4
+    x = torch.ones(5000, 20, dtype=torch.float64)
+    out = multi_sample_dropout(x, nn.Identity(), p, samples=samples, training=True,
+                               generator=gen(5))
+    assert out.shape == (samples, 5000, 20)
+    kept = out != 0
+    torch.testing.assert_close(out[kept], torch.full_like(out[kept], 1 / (1 - p)),
+                               rtol=0, atol=0)
+    for k in range(samples):
+        ci = wilson_interval(int((~kept[k]).sum()), kept[k].numel(), confidence=0.999)
+        assert ci.low <= p <= ci.high
+    # two samples' masks agree on a unit with probability p² + (1-p)² = 0.58, not 1
+    same = float((kept[0] == kept[1]).double().mean())
+    assert abs(same - (p**2 + (1 - p) ** 2)) < 0.01
 
 
 def test_multi_sample_eval_is_one_plain_pass_and_shapes():

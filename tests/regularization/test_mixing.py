@@ -203,3 +203,70 @@ def test_ricap_crops_come_from_the_images():
             assert set(xm[n, c].flatten().tolist()) <= vals
     with pytest.raises(ValueError, match="`beta` must be > 0"):
         M.ricap(x, torch.tensor([0, 1, 2]), beta=-1.0, num_classes=3)
+
+
+def test_cutmix_unclipped_box_has_the_drawn_size():
+    """A box away from the border is exactly 2·floor(½·sqrt(1 − λ)·side) on each side."""
+    x = torch.zeros(2, 1, 40, 40, dtype=F64)
+    x[1] = 1
+    unclipped = 0
+    for s in range(60):
+        lam = float(M.beta_sample(1.0, 1.0, generator=gen(s)))
+        xm, _ = M.cutmix(x, torch.tensor([0, 1]), num_classes=2, generator=gen(s))
+        half = int(0.5 * math.sqrt(1 - lam) * 40)
+        pasted = xm[0, 0] == 1
+        if not pasted.any():
+            assert half == 0
+            continue
+        top, left, h, w = boxes_of(pasted)
+        if top > 0 and left > 0 and top + h < 40 and left + w < 40:
+            unclipped += 1
+            assert h == w == 2 * half
+    assert unclipped >= 10
+
+
+@pytest.mark.parametrize("beta", [1.0, 3.0])
+def test_ricap_boundary_is_beta_distributed(beta):
+    """The boundary row h/H, read off the output, follows Beta(β, β) (KS)."""
+    N, H = 16, 100
+    x = torch.arange(N, dtype=torch.float32).view(N, 1, 1, 1).expand(N, 1, H, H)
+    hs = []
+    for s in range(200):
+        xm, _ = M.ricap(x, torch.arange(N), beta=beta, num_classes=N, generator=gen(s))
+        col = xm[:, 0, :, 0]                                   # column 0 of every output
+        change = (col[:, 1:] != col[:, :1]).double()
+        first = [int(c.argmax()) + 1 for c in change if c.any()]
+        assert len(set(first)) <= 1                            # one boundary per batch
+        hs.append(first[0] / H if first else 0.0)
+    d = scipy.stats.kstest(hs, scipy.stats.beta(beta, beta).cdf).statistic
+    assert d < 0.1, d
+
+
+def test_ricap_mixes_other_images():
+    """Most outputs carry more than one label: the crops come from permuted images."""
+    N = 8
+    x = torch.arange(N, dtype=F64).view(N, 1, 1, 1).expand(N, 1, 8, 8)
+    several = own = 0
+    for s in range(30):
+        _, ym = M.ricap(x, torch.arange(N), beta=1.0, num_classes=N, generator=gen(s))
+        several += int(((ym > 0).sum(1) >= 2).sum())
+        own += int((ym.diagonal() == 1).sum())
+    assert several > 0.6 * 30 * N and own < 0.1 * 30 * N
+
+
+def test_random_erasing_aspect_log_uniform_and_position_uniform():
+    """log(h/w) ~ U[log r1, log r2] and the top-left corner is uniform over its range (KS)."""
+    H = W = 80
+    out = M.random_erasing(torch.ones(1500, 1, H, W), p=1.0, scale=(0.1, 0.25),
+                           generator=gen(3))
+    mask = out[:, 0] == 0
+    rows, cols = mask.any(2), mask.any(1)
+    h, w = rows.sum(1).double(), cols.sum(1).double()
+    top, left = rows.double().argmax(1), cols.double().argmax(1)
+    lo, hi = math.log(0.3), math.log(3.3)
+    d = scipy.stats.kstest(torch.log(h / w).numpy(), scipy.stats.uniform(lo, hi - lo).cdf)
+    assert d.statistic < 0.05, d
+    for pos, size, side in ((top, h, H), (left, w, W)):
+        u = ((pos + torch.rand(len(pos), generator=gen(4), dtype=F64)) / (side - size + 1))
+        d = scipy.stats.kstest(u.numpy(), "uniform")
+        assert d.statistic < 0.05, d

@@ -23,7 +23,10 @@ def params(dtype=torch.float64):
 def test_l2_value_and_gradient(dtype):
     ps = params(dtype)
     value = l2_penalty(ps)
-    torch.testing.assert_close(value, 0.5 * sum((p ** 2).sum() for p in ps))
+    flat = torch.cat([p.detach().flatten() for p in ps])
+    torch.testing.assert_close(value.detach(), 0.5 * torch.linalg.vector_norm(flat) ** 2)
+    # hand-computed: ½ (1² + 2² + 2²) = 4.5
+    assert float(l2_penalty(torch.tensor([1.0, -2.0, 2.0], dtype=dtype))) == 4.5
     value.backward()
     for p in ps:
         torch.testing.assert_close(p.grad, p.detach())  # ∇ ½‖w‖² = w
@@ -89,13 +92,21 @@ def test_soft_threshold_is_the_proximal_operator():
 
 
 def test_soft_threshold_on_parameters_and_lists():
+    torch.manual_seed(0)
     model = nn.Linear(6, 4)
+    before = [p.detach().clone() for p in model.parameters()]
     ps = soft_threshold_(model.parameters(), 0.2)
     assert isinstance(ps, list) and len(ps) == 2
     assert all(p.requires_grad for p in model.parameters())
-    w = model.weight.detach()
-    assert bool(((w == 0) | (w.abs() > 0)).all())
-    assert float(w.abs().min()) == 0.0  # torch's init U(-1/√6, 1/√6) has |w| < 0.2 somewhere
+    for p, original in zip(model.parameters(), before, strict=True):  # weight AND bias
+        torch.testing.assert_close(p.detach(), F.softshrink(original, 0.2), rtol=0, atol=0)
+    assert float(model.weight.detach().abs().min()) == 0.0    # seed 0: some |w| < 0.2
+    assert float(model.bias.detach().abs().min()) == 0.0
+    # a plain list of tensors: every element is thresholded, not only the first
+    ts = [torch.tensor([0.5, -0.1]), torch.tensor([-0.3, 0.15])]
+    soft_threshold_(ts, 0.2)
+    torch.testing.assert_close(ts[0], torch.tensor([0.3, 0.0]))
+    torch.testing.assert_close(ts[1], torch.tensor([-0.1, 0.0]))
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
