@@ -208,7 +208,7 @@ class SWA(nn.Module):
         (3, 3.0)
     """
 
-    def __init__(self, model: nn.Module, *, use_buffers: bool = False) -> None:
+    def __init__(self, model: torch.nn.Module, *, use_buffers: bool = False) -> None:
         super().__init__()
         if not isinstance(model, nn.Module):
             raise TypeError(f"`model` must be a torch.nn.Module, got {type(model).__name__}")
@@ -217,10 +217,11 @@ class SWA(nn.Module):
         self.n_averaged = 0
 
     def forward(self, *args, **kwargs):
+        """Run the averaged network ``.module`` on the arguments."""
         return self.module(*args, **kwargs)
 
     @torch.no_grad()
-    def update(self, model: nn.Module) -> None:
+    def update(self, model: torch.nn.Module) -> None:
         """Add ``model``'s current weights to the average (same architecture as ``.module``)."""
         if not isinstance(model, nn.Module):
             raise TypeError(f"`model` must be a torch.nn.Module, got {type(model).__name__}")
@@ -245,7 +246,7 @@ class SWA(nn.Module):
 
 
 @torch.no_grad()
-def update_bn(batches: torch.Tensor | Iterable, model: nn.Module, *,
+def update_bn(batches: torch.Tensor | Iterable, model: torch.nn.Module, *,
               batch_size: int | None = None) -> None:
     r"""Recompute every batch-norm layer's running statistics with one pass over the data.
 
