@@ -106,6 +106,17 @@ def _standardise(x: torch.Tensor, dims: tuple[int, ...], eps: float):
     return (x - mean) * torch.rsqrt(var + eps), mean, var
 
 
+def _per_channel(x, min_dim, shape, running_mean, running_var, weight, bias):
+    """Check the input and its per-channel tensors; return ``x``, ``C`` and whether running
+    buffers are given (batch and instance norm share this)."""
+    x = _input(x, min_dim, shape)
+    channels = x.shape[1]
+    tracked = _buffers(running_mean, running_var, channels, x)
+    _vector(weight, "weight", (channels,), x)
+    _vector(bias, "bias", (channels,), x)
+    return x, channels, tracked
+
+
 def batch_norm(x: torch.Tensor, running_mean: torch.Tensor | None,
                running_var: torch.Tensor | None, weight: torch.Tensor | None = None,
                bias: torch.Tensor | None = None, *, training: bool,
@@ -191,11 +202,8 @@ def batch_norm(x: torch.Tensor, running_mean: torch.Tensor | None,
         (tensor([0.2000, 2.0000]), tensor([ 1.1000, 20.9000]))
     """
     _checks.flag(training, "training")
-    x = _input(x, 2, "(N, C) or (N, C, *)")
-    channels = x.shape[1]
-    tracked = _buffers(running_mean, running_var, channels, x)
-    _vector(weight, "weight", (channels,), x)
-    _vector(bias, "bias", (channels,), x)
+    x, channels, tracked = _per_channel(x, 2, "(N, C) or (N, C, *)", running_mean,
+                                        running_var, weight, bias)
     if momentum is not None:
         _checks.number(momentum, "momentum", low=0, high=1)
     eps = _eps(eps)
@@ -344,11 +352,8 @@ def instance_norm(x: torch.Tensor, running_mean: torch.Tensor | None = None,
                  [-1.0000,  1.0000]]])
     """
     _checks.flag(use_input_stats, "use_input_stats")
-    x = _input(x, 3, "(N, C, *) with at least one position axis")
-    channels = x.shape[1]
-    tracked = _buffers(running_mean, running_var, channels, x)
-    _vector(weight, "weight", (channels,), x)
-    _vector(bias, "bias", (channels,), x)
+    x, channels, tracked = _per_channel(x, 3, "(N, C, *) with at least one position axis",
+                                        running_mean, running_var, weight, bias)
     _checks.number(momentum, "momentum", low=0, high=1)
     eps = _eps(eps)
     if not use_input_stats:
