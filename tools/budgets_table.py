@@ -3,7 +3,8 @@
     python tools/budgets_table.py [cpu.json]
 
 Chapters come in the order of ``_toc.yml``; each notebook's budget is 30 s and 1 GB, each
-chapter's 120 s (Networks, Losses and Ensembles: 90 s). A figure over budget is printed in bold with "over".
+chapter's 120 s (Networks, Losses and Ensembles: 90 s). A figure over budget is printed in
+bold with "over".
 """
 
 from __future__ import annotations
