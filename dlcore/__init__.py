@@ -9,7 +9,7 @@ Start every chapter with::
 Modules: :mod:`~dlcore.activations`, :mod:`~dlcore.check`, :mod:`~dlcore.data`,
 :mod:`~dlcore.train`, :mod:`~dlcore.plot`, :mod:`~dlcore.metrics`, :mod:`~dlcore.networks`,
 :mod:`~dlcore.layers`, :mod:`~dlcore.losses`, :mod:`~dlcore.regularization`,
-:mod:`~dlcore.ensembles`,
+:mod:`~dlcore.ensembles`, :mod:`~dlcore.practice`,
 :mod:`~dlcore.optim`, :mod:`~dlcore.schedules`, :mod:`~dlcore.stats`.
 """
 
@@ -24,6 +24,7 @@ from dlcore import (
     networks,
     optim,
     plot,
+    practice,
     regularization,
     schedules,
     stats,
@@ -33,7 +34,7 @@ from dlcore.runtime import describe, device, seed, use_threads
 
 __all__ = [
     "activations", "check", "data", "describe", "device", "ensembles", "layers", "losses",
-    "metrics", "networks", "optim", "plot", "regularization", "schedules", "seed", "stats",
-    "train", "use_threads",
+    "metrics", "networks", "optim", "plot", "practice", "regularization", "schedules", "seed",
+    "stats", "train", "use_threads",
 ]
 __version__ = "0.1.0"

@@ -94,7 +94,7 @@ def check(html: pathlib.Path) -> list[str]:
 
     api = "".join(p.read_text(encoding="utf-8") for p in (html / "book" / "api").glob("*.html"))
     for mod_name in ("activations", "ensembles", "layers", "losses", "metrics", "networks",
-                     "optim", "regularization", "schedules", "stats"):
+                     "optim", "practice", "regularization", "schedules", "stats"):
         mod = importlib.import_module(f"dlcore.{mod_name}")
         for name in getattr(mod, "__all__", []):
             if inspect.ismodule(getattr(mod, name, None)):

@@ -25,8 +25,8 @@ import re
 import sys
 
 MODULES = ("activations", "check", "data", "ensembles", "layers", "losses", "metrics",
-           "networks", "optim", "plot", "regularization", "runtime", "schedules", "stats",
-           "train")
+           "networks", "optim", "plot", "practice", "regularization", "runtime", "schedules",
+           "stats", "train")
 ALIAS = re.compile(r"from dlcore import (\w+) as (\w+)|import dlcore\.(\w+) as (\w+)")
 MENTION = re.compile(r"(?<![`{}\w])`((?:dlcore\.)?([A-Za-z_]\w*)\.([A-Za-z_]\w*))(\(\))?`(?!`)")
 
