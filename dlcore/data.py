@@ -9,6 +9,8 @@
   relative scale (what a convolution relies on) and a perturbation is not amplified by a
   near-constant position.
 * :func:`moons`, :func:`spirals` and :func:`blobs` make 2-D sets for pictures.
+* :func:`with_validation` carves a validation part from a split; :func:`subset` keeps some
+  classes and fewer training rows (learning curves, long-tailed and few-label sets).
 
 Nothing is downloaded at run time.
 """
@@ -90,6 +92,111 @@ def with_validation(split: Split, *, fraction: float = 0.2, seed: int = 0) -> Sp
     return Split(X_train=split.X_train[tr], y_train=split.y_train[tr], X_test=split.X_test,
                  y_test=split.y_test, num_classes=split.num_classes,
                  X_val=split.X_train[va], y_val=split.y_train[va])
+
+
+def _kept_classes(classes, num_classes: int) -> list[int]:
+    if classes is None:
+        return list(range(num_classes))
+    if isinstance(classes, (str, bytes)) or not hasattr(classes, "__len__") or not classes:
+        raise ValueError(f"`classes` must be a non-empty sequence of labels, got {classes!r}")
+    kept = [_checks.number(c, f"classes[{i}]", low=0, high=num_classes - 1, integer=True)
+            for i, c in enumerate(classes)]
+    if len(set(kept)) != len(kept):
+        raise ValueError(f"`classes` must not repeat a label, got {list(classes)!r}")
+    return kept
+
+
+def _keep(X, y, table):
+    if X is None:
+        return None, None
+    new = table.to(y.device)[y]
+    rows = torch.nonzero(new >= 0).flatten()
+    return X[rows], new[rows]
+
+
+def subset(split: Split, *, n: int | None = None, per_class=None, classes=None,
+           seed: int = 0) -> Split:
+    """A narrower or smaller copy of ``split``: some of its classes, fewer training rows.
+
+    ``classes`` keeps those labels in every part (train, validation, test) and relabels them
+    ``0, 1, …`` in the order given, so a model trained on the subset has one output per kept
+    class. Then at most one of ``n`` and ``per_class`` shrinks the training part only (the
+    validation and test parts are filtered by class, never subsampled):
+
+    * ``n`` keeps ``n`` rows in the classes' proportions (each class within one row of its
+      share). The rows are a prefix of one seeded order that interleaves the classes, so for
+      one ``seed`` the rows kept at a smaller ``n`` are among those kept at a larger one:
+      the points of a learning curve differ only by the rows added.
+    * ``per_class`` is a count ``k`` (``k`` rows of every class, nested in ``k`` the same
+      way) or one count per kept class (a long-tailed training set).
+
+    The features keep the standardisation of ``split``; the kept rows keep their order.
+
+    Args:
+        split: a :class:`Split` with integer labels.
+        n: training rows to keep, ``1 <= n <=`` the rows of the kept classes.
+        per_class: an int, or a sequence with one int per kept class, each at least 1 and at
+            most that class's training rows.
+        classes: the labels to keep, distinct; default all.
+        seed: seed of the order the rows are taken in.
+
+    Examples:
+        >>> d = digits()
+        >>> small = subset(d, n=100, seed=0)
+        >>> len(small.y_train), torch.equal(small.X_test, d.X_test)
+        (100, True)
+        >>> five = subset(d, classes=[5, 6, 7, 8, 9], per_class=3)
+        >>> five.num_classes, five.y_train.bincount().tolist(), int(five.y_test.max())
+        (5, [3, 3, 3, 3, 3], 4)
+    """
+    if not isinstance(split, Split):
+        raise TypeError(f"`split` must be a dlcore.data.Split, got {type(split).__name__}")
+    if split.y_train.ndim != 1 or split.y_train.is_floating_point():
+        raise ValueError("`split` must have 1-D integer training labels, got shape "
+                         f"{tuple(split.y_train.shape)} of {split.y_train.dtype}")
+    _checks.number(seed, "seed", low=0, integer=True)
+    if n is not None and per_class is not None:
+        raise ValueError(f"give at most one of `n` and `per_class`, got n={n!r} and "
+                         f"per_class={per_class!r}")
+    kept = _kept_classes(classes, split.num_classes)
+    table = torch.full((split.num_classes,), -1, dtype=torch.long)
+    table[torch.tensor(kept)] = torch.arange(len(kept))
+    parts = {}
+    for part in ("train", "val", "test"):
+        parts[f"X_{part}"], parts[f"y_{part}"] = _keep(
+            getattr(split, f"X_{part}"), getattr(split, f"y_{part}"), table)
+    y = parts["y_train"].cpu()
+    order = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed))
+    counts = torch.bincount(y, minlength=len(kept))
+    rank = torch.empty(len(y), dtype=torch.long)
+    for c in range(len(kept)):  # position of each row within its class, in the seeded order
+        in_class = order[y[order] == c]
+        rank[in_class] = torch.arange(len(in_class))
+    if n is not None:
+        n = _checks.number(n, "n", low=1, high=len(y), integer=True)
+        key = (rank.double() + 0.5) / counts[y].double()
+        position = torch.empty(len(y), dtype=torch.long)
+        position[order] = torch.arange(len(y))
+        chosen = torch.from_numpy(np.lexsort((position.numpy(), key.numpy()))[:n])
+    elif per_class is not None:
+        if isinstance(per_class, (list, tuple)):
+            if len(per_class) != len(kept):
+                raise ValueError(f"`per_class` must have one count per kept class "
+                                 f"({len(kept)}), got {len(per_class)}")
+            want = [_checks.number(k, f"per_class[{i}]", low=1, integer=True)
+                    for i, k in enumerate(per_class)]
+        else:
+            want = [_checks.number(per_class, "per_class", low=1, integer=True)] * len(kept)
+        for c, k in enumerate(want):
+            if k > counts[c]:
+                raise ValueError(f"`per_class` asks for {k} rows of class {kept[c]}, which "
+                                 f"has {int(counts[c])} training rows")
+        chosen = torch.nonzero(rank < torch.tensor(want)[y]).flatten()
+    else:
+        chosen = torch.arange(len(y))
+    rows = chosen.sort().values.to(parts["y_train"].device)
+    parts["X_train"], parts["y_train"] = parts["X_train"][rows], parts["y_train"][rows]
+    return Split(num_classes=len(kept), **parts)
 
 
 def _split(X, y, *, test_size, seed, dtype, device, scale="feature") -> Split:

@@ -178,3 +178,76 @@ def test_breast_cancer_positive_class_flips_only_the_labels():
     assert int(m.y_train.sum()) + int(m.y_test.sum()) == 212  # the 212 malignant tumours
     with pytest.raises(ValueError, match="`positive` must be 'benign' or 'malignant'"):
         data.breast_cancer(positive=1)
+
+
+def _rows(X):
+    return {tuple(r) for r in X.tolist()}
+
+
+def test_subset_n_is_stratified_nested_and_seeded():
+    d = data.with_validation(data.digits(), seed=0)
+    counts = d.y_train.bincount().double()
+    previous = set()
+    for n in (10, 37, 100, 400, len(d.y_train)):
+        s = data.subset(d, n=n, seed=3)
+        assert len(s.y_train) == n
+        share = n * counts / len(d.y_train)
+        assert (s.y_train.bincount(minlength=10).double() - share).abs().max() < 1
+        rows = _rows(s.X_train)
+        assert previous <= rows  # nested: a larger n only adds rows
+        previous = rows
+        assert torch.equal(s.X_val, d.X_val) and torch.equal(s.X_test, d.X_test)
+    assert torch.equal(data.subset(d, n=50, seed=3).X_train, data.subset(d, n=50, seed=3).X_train)
+    assert not torch.equal(data.subset(d, n=50, seed=4).X_train,
+                           data.subset(d, n=50, seed=3).X_train)
+    # every kept row is a training row with its own label
+    pairs = {(tuple(x), int(c)) for x, c in zip(d.X_train.tolist(), d.y_train, strict=True)}
+    s = data.subset(d, n=60, seed=1)
+    assert all((tuple(x), int(c)) in pairs
+               for x, c in zip(s.X_train.tolist(), s.y_train, strict=True))
+
+
+def test_subset_classes_relabel_every_part_and_per_class_counts():
+    d = data.with_validation(data.digits(), seed=0)
+    s = data.subset(d, classes=[7, 2], per_class=[30, 4], seed=0)
+    assert s.num_classes == 2 and s.y_train.bincount().tolist() == [30, 4]
+    for part in ("val", "test"):
+        y_old, y_new = getattr(d, f"y_{part}"), getattr(s, f"y_{part}")
+        assert y_new.bincount().tolist() == [int((y_old == 7).sum()), int((y_old == 2).sum())]
+        X_old = getattr(d, f"X_{part}")
+        assert torch.equal(getattr(s, f"X_{part}")[y_new == 0], X_old[y_old == 7])
+    few, more = data.subset(d, per_class=3, seed=2), data.subset(d, per_class=8, seed=2)
+    assert few.y_train.bincount().tolist() == [3] * 10
+    assert _rows(few.X_train) <= _rows(more.X_train)
+    whole = data.subset(d, classes=[0, 1])
+    assert len(whole.y_train) == int((d.y_train <= 1).sum())
+    no_val = data.subset(data.digits(), classes=[1])
+    assert no_val.X_val is None and no_val.y_val is None and no_val.num_classes == 1
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"n": 0}, "`n` must be >= 1"),
+    ({"n": 10**6}, "`n` must be <= 1347"),
+    ({"n": 5, "per_class": 1}, "at most one of `n` and `per_class`"),
+    ({"per_class": 0}, "`per_class` must be >= 1"),
+    ({"per_class": 1000}, "asks for 1000 rows of class 0"),
+    ({"per_class": [1, 2]}, "one count per kept class \\(10\\), got 2"),
+    ({"per_class": [1] * 9 + [0]}, "`per_class\\[9\\]` must be >= 1"),
+    ({"classes": []}, "`classes` must be a non-empty sequence"),
+    ({"classes": 3}, "`classes` must be a non-empty sequence"),
+    ({"classes": [1, 1]}, "must not repeat a label"),
+    ({"classes": [10]}, "`classes\\[0\\]` must be <= 9"),
+    ({"seed": -1}, "`seed` must be >= 0"),
+])
+def test_subset_rejects_bad_input(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        data.subset(data.digits(), **kwargs)
+
+
+def test_subset_rejects_other_splits():
+    d = data.digits()
+    with pytest.raises(TypeError, match="`split` must be a dlcore.data.Split"):
+        data.subset((d.X_train, d.y_train), n=3)
+    soft = data.Split(d.X_train, d.y_train.float(), None, None, num_classes=10)
+    with pytest.raises(ValueError, match="1-D integer training labels"):
+        data.subset(soft, n=3)
