@@ -200,6 +200,11 @@ def test_subset_n_is_stratified_nested_and_seeded():
     assert torch.equal(data.subset(d, n=50, seed=3).X_train, data.subset(d, n=50, seed=3).X_train)
     assert not torch.equal(data.subset(d, n=50, seed=4).X_train,
                            data.subset(d, n=50, seed=3).X_train)
+    # the kept rows keep their order in the training part
+    index = {tuple(x): i for i, x in enumerate(d.X_train.tolist())}
+    for kwargs in ({"n": 80}, {"per_class": 5}, {"classes": [9, 0], "per_class": 4}):
+        kept = [index[tuple(x)] for x in data.subset(d, seed=5, **kwargs).X_train.tolist()]
+        assert kept == sorted(kept), kwargs
     # every kept row is a training row with its own label
     pairs = {(tuple(x), int(c)) for x, c in zip(d.X_train.tolist(), d.y_train, strict=True)}
     s = data.subset(d, n=60, seed=1)
