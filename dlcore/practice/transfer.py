@@ -231,13 +231,18 @@ def tau_normalize(weight: torch.Tensor, tau: float) -> torch.Tensor:
     for each row :math:`w_j` (one class) of the ``(C, D)`` weight. :math:`\tau = 0` keeps the
     weights, :math:`\tau = 1` gives unit rows; in between it shrinks the norm gap that
     instance-balanced training leaves between frequent classes (large norms) and rare ones.
-    A zero row stays zero (its limit) instead of 0/0.
+    A zero row stays zero (its limit) instead of 0/0. The norm is computed on the row
+    divided by its largest entry :math:`m_j = \max_i |w_{ji}|`, as
+    :math:`\tilde w_j = (w_j/m_j)\, \lVert w_j/m_j\rVert^{-\tau} m_j^{1-\tau}`, so rows
+    of huge or tiny entries (whose plain norm would overflow to ``inf`` or underflow to 0)
+    give the correct result whenever it is representable in the dtype; a result outside
+    its range becomes ``inf`` or 0, as the exact value rounds.
 
     Args:
         weight: ``(C, D)`` floating weight, e.g. ``head.weight`` (detached or not; the result
             is differentiable).
-        tau: the exponent, a real number ``>= 0`` (Kang et al. search it in [0, 1] on
-            validation data).
+        tau: the exponent, a real number ``>= 0`` (Kang et al.'s code sweeps
+            ``numpy.linspace(0, 2, 21)`` and picks :math:`\tau` on validation data).
 
     Returns:
         torch.Tensor: ``(C, D)`` rescaled weight, dtype and device of ``weight``.
@@ -255,6 +260,11 @@ def tau_normalize(weight: torch.Tensor, tau: float) -> torch.Tensor:
     _checks.ndim(weight, "weight", (2,))
     _checks.finite(weight, "weight")
     tau = _checks.number(tau, "tau", low=0)
-    norms = torch.linalg.vector_norm(weight, dim=1, keepdim=True)
-    safe = torch.where(norms > 0, norms, torch.ones_like(norms))
-    return weight / safe.pow(tau)
+    if tau == 0:
+        return weight.clone()
+    top = weight.detach().abs().amax(dim=1, keepdim=True)
+    top = torch.where(top > 0, top, torch.ones_like(top))
+    scaled = weight / top
+    norms = torch.linalg.vector_norm(scaled, dim=1, keepdim=True)
+    norms = torch.where(norms > 0, norms, torch.ones_like(norms))
+    return scaled / norms.pow(tau) * top.pow(1 - tau)

@@ -229,3 +229,29 @@ def test_tau_normalize_bad_input():
         tau_normalize(torch.tensor([[float("inf"), 1.0]]), 1.0)
     with pytest.raises(ValueError, match="tau"):
         tau_normalize(torch.ones(2, 2), -0.5)
+
+
+@pytest.mark.parametrize("scale", [1e-30, 1e-40, 1e30, 1e37])
+@pytest.mark.parametrize("tau", [0.5, 1.0, 2.0])
+def test_tau_normalize_extreme_rows_float32(scale, tau):
+    # the float32 norm of these rows under- or overflows; the result must still be exact
+    base = torch.tensor([[1.0, -2.0, 2.0], [3.0, 0.0, 4.0]], dtype=torch.float64)
+    w = (base * scale).float()
+    exact = (w.double() / w.double().norm(dim=1, keepdim=True) ** tau)
+    out = tau_normalize(w, tau)
+    assert out.dtype == torch.float32
+    if tau == 1.0:
+        torch.testing.assert_close(out.norm(dim=1), torch.ones(2))
+    representable = exact.abs().max() < torch.finfo(torch.float32).max
+    if representable and exact.abs()[exact != 0].min() > torch.finfo(torch.float32).tiny:
+        torch.testing.assert_close(out.double(), exact, rtol=1e-5, atol=0)
+
+
+def test_tau_normalize_gradient_matches_plain_formula():
+    w = torch.randn(4, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(3),
+                    requires_grad=True)
+    v = w.detach().clone().requires_grad_(True)
+    tau_normalize(w, 0.7).square().sum().backward()
+    (v / v.norm(dim=1, keepdim=True) ** 0.7).square().sum().backward()
+    torch.testing.assert_close(w.grad, v.grad)
+    assert tau_normalize(w, 0.0) is not w  # a copy, not the tensor itself
