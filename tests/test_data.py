@@ -212,6 +212,17 @@ def test_subset_n_is_stratified_nested_and_seeded():
                for x, c in zip(s.X_train.tolist(), s.y_train, strict=True))
 
 
+def test_subset_n_is_within_one_row_of_each_share_on_a_long_tailed_split():
+    counts = [60, 25, 10, 4, 1]
+    y = torch.cat([torch.full((c,), i) for i, c in enumerate(counts)])
+    s = data.Split(torch.arange(len(y)).double()[:, None], y, None, None, num_classes=5)
+    share = torch.tensor(counts).double() / len(y)
+    for seed in range(3):
+        for n in range(1, len(y) + 1):
+            kept = data.subset(s, n=n, seed=seed).y_train.bincount(minlength=5).double()
+            assert (kept - n * share).abs().max() < 1, (seed, n, kept.tolist())
+
+
 def test_subset_classes_relabel_every_part_and_per_class_counts():
     d = data.with_validation(data.digits(), seed=0)
     s = data.subset(d, classes=[7, 2], per_class=[30, 4], seed=0)
