@@ -4,8 +4,9 @@ backward pass's gradient per parameter, one batch overfitted, and an input-indep
 baseline, in one readable :class:`SanityReport`.
 
 Every check runs on a deep copy of the model, inside :func:`torch.random.fork_rng` seeded from
-``generator``: the caller's model (parameters, gradients, train/eval mode) and the global
-random state are left as they were, and one generator gives the same report twice.
+``generator``: the caller's model (parameters, buffers, gradients, train/eval modes) and the
+global random state are left as they were. ``generator`` itself is advanced (it draws the
+batches), so a generator in the same state gives the same report.
 """
 
 from __future__ import annotations
@@ -16,24 +17,27 @@ import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 from torch import nn
 
 from dlcore import _checks
 from dlcore.data import Split
+from dlcore.practice import _sanity_data
 from dlcore.runtime import device as default_device
-from dlcore.train import PARTS, cross_entropy
+from dlcore.train import cross_entropy
 
 __all__ = ["SanityCheck", "SanityReport", "sanity_checks", "gradient_norms", "first_batch",
            "prior_entropy"]
 
 
+_W = (28, 2, 14)  # widths of the columns check, ok, measured; expected takes the rest
+
+
 @dataclass(frozen=True)
 class SanityCheck:
     """One sanity check: its ``name``, whether it ``passed``, the headline number ``value``
-    (NaN where the check has none), the ``measured`` facts as text, what was ``expected``
-    and one line of ``advice`` for when it fails."""
+    (NaN where the check has none) in ``unit``, the ``measured`` facts as text, what was
+    ``expected`` and one line of ``advice`` for when it fails."""
 
     name: str
     passed: bool
@@ -41,23 +45,38 @@ class SanityCheck:
     measured: str
     expected: str
     advice: str
+    unit: str = ""
+
+    def row(self) -> str:
+        """The check as one row (wrapped in the last column) of the report's table."""
+        v = ("—" if math.isnan(self.value) else f"{self.value:.3f} nat" if self.unit == "nat"
+             else f"{self.value:.3g}")
+        cells = [self.name, "✓" if self.passed else "✗", v]
+        head = " ".join(f"{c:<{w}}" for c, w in zip(cells, _W, strict=True))
+        rest = textwrap.wrap(self.expected, 88 - len(head) - 1) or [""]
+        pad = " " * (len(head) + 1)
+        return "\n".join([f"{head} {rest[0]}", *(pad + r for r in rest[1:])])
+
+    def details(self) -> str:
+        """The measured facts, and the advice when the check failed, wrapped at 88."""
+        text = textwrap.wrap(f"{'✓' if self.passed else '✗'} {self.name}: {self.measured}",
+                             88, subsequent_indent="    ")
+        if not self.passed:
+            text += textwrap.wrap(f"→ {self.advice}", 88, initial_indent="    ",
+                                  subsequent_indent="      ")
+        return "\n".join(text)
 
     def __str__(self) -> str:
-        mark = "✓" if self.passed else "✗"
-        text = f"{mark} {self.name}: {self.measured} (expected {self.expected})"
-        lines = textwrap.wrap(text, 88, subsequent_indent="    ")
-        if not self.passed:
-            lines += textwrap.wrap(f"→ {self.advice}", 88, initial_indent="    ",
-                                   subsequent_indent="      ")
-        return "\n".join(lines)
+        return f"{self.row()}\n{self.details()}"
 
 
 @dataclass(frozen=True)
 class SanityReport:
     """The records of :func:`sanity_checks`, in the order they ran.
 
-    ``report["loss at init"].value`` reads one number; ``print(report)`` shows the table,
-    with the advice of each failed check.
+    ``report["loss at init"].value`` reads one number; ``print(report)`` shows the table
+    (check | ok | measured | expected) and the facts and advice of each failed check;
+    :meth:`details` gives the facts of every check.
     """
 
     checks: tuple[SanityCheck, ...]
@@ -78,9 +97,17 @@ class SanityReport:
         raise KeyError(f"no check named {name!r}; the checks are "
                        f"{[c.name for c in self.checks]}")
 
+    def details(self) -> str:
+        """The measured facts of every check, one paragraph each."""
+        return "\n".join(c.details() for c in self.checks)
+
     def __str__(self) -> str:
-        head = f"sanity checks: {sum(c.passed for c in self.checks)} of {len(self.checks)} passed"
-        return "\n".join([head, *(str(c) for c in self.checks)])
+        cols = " ".join(f"{c:<{w}}" for c, w in zip(("check", "ok", "measured"), _W,
+                                                     strict=True))
+        lines = [f"sanity checks: {sum(c.passed for c in self.checks)} of "
+                 f"{len(self.checks)} passed", f"{cols} expected",
+                 *(c.row() for c in self.checks)]
+        return "\n".join(lines + [c.details() for c in self.failed()])
 
 
 def prior_entropy(y: torch.Tensor, num_classes: int) -> float:
@@ -135,7 +162,8 @@ def gradient_norms(model: nn.Module, X: torch.Tensor, y: torch.Tensor, *,
 
     A parameter that ``requires_grad`` but is not connected to the loss (a layer left out
     of the forward pass, a ``.detach()``) gets ``None``; a frozen one (``requires_grad``
-    false) is left out of the dictionary.
+    false) is left out of the dictionary. The copy keeps the model's train/eval mode; its
+    dropout draws from a forked global random state, so the caller's is left as it was.
 
     Examples:
         >>> _ = torch.manual_seed(0)
@@ -148,7 +176,8 @@ def gradient_norms(model: nn.Module, X: torch.Tensor, y: torch.Tensor, *,
     _callable(loss_fn, "loss_fn")
     twin = copy.deepcopy(model)
     twin.zero_grad(set_to_none=True)
-    loss_fn(twin(X), y).backward()
+    with torch.random.fork_rng(devices=[X.device.index or 0] if X.is_cuda else []):
+        loss_fn(twin(X), y).backward()
     return {name: (None if p.grad is None else float(p.grad.norm()))
             for name, p in twin.named_parameters() if p.requires_grad}
 
@@ -167,79 +196,9 @@ def _names(names: list[str]) -> str:
     return f" {names}" if names else ""
 
 
-def _parts(data: Split):
-    for part in PARTS:
-        X, y = getattr(data, f"X_{part}"), getattr(data, f"y_{part}")
-        if X is not None:
-            yield part, X, y
-
-
-def _data_checks(data: Split) -> list[SanityCheck]:
-    parts = list(_parts(data))
-    K = data.num_classes
-    # (1a) shapes and dtypes: one row per label, the same feature shape in every part
-    shapes = "; ".join(f"{p} {tuple(X.shape)} {str(X.dtype)[6:]}, y {str(y.dtype)[6:]}"
-                       for p, X, y in parts)
-    ok = all(len(X) == len(y) and X.shape[1:] == data.X_train.shape[1:]
-             and X.dtype == data.X_train.dtype and not y.is_floating_point()
-             for _, X, y in parts)
-    out = [SanityCheck("data: shapes", ok, float(data.X_train[0].numel()), shapes,
-                 "as many labels as rows, one feature shape, integer labels",
-                 "fix the loader: a transposed array or float labels break training")]
-    # (1b) non-finite values
-    bad = sum(int((~torch.isfinite(X)).sum()) for _, X, _ in parts if X.is_floating_point())
-    out.append(SanityCheck("data: finite", bad == 0, float(bad), f"{bad} NaN/inf value(s)", "0",
-                     "impute or drop the rows with missing values before training"))
-    # (1c) scale: the initializations assume inputs of mean ~0 and variance ~1
-    X = data.X_train
-    if X.is_floating_point():
-        Xd = X.double()
-        mean, std = float(Xd.mean()), float(Xd.std())
-        col = Xd.reshape(len(Xd), -1)
-        ok = abs(mean) <= 1.0 and 0.1 <= std <= 10.0
-        out.append(SanityCheck("data: scale", ok, std,
-                         f"train mean {mean:.3g}, std {std:.3g} (per feature: mean in "
-                         f"[{float(col.mean(0).min()):.3g}, {float(col.mean(0).max()):.3g}]"
-                         f", std up to {float(col.std(0).max()):.3g})",
-                         "|mean| <= 1 and std in [0.1, 10]",
-                         "standardize the inputs with statistics of the training part"))
-    # (1d) labels: integer, in [0, K), counts
-    y_all = torch.cat([y.flatten().cpu() for _, _, y in parts])
-    ok = not y_all.is_floating_point() and bool(((y_all >= 0) & (y_all < K)).all())
-    counts = (torch.bincount(data.y_train.flatten().cpu(), minlength=K).tolist()
-              if ok else [])
-    ratio = max(counts) / max(min(counts), 1) if ok else math.nan
-    lo, hi = float(y_all.min()), float(y_all.max())
-    out.append(SanityCheck("data: labels", ok, ratio,
-                     f"values in [{lo:g}, {hi:g}], train counts {counts} "
-                     f"(largest/smallest {ratio:.3g})", f"integer labels in [0, {K})",
-                     "relabel the classes 0..K-1 or set num_classes"))
-    if not ok:
-        return out
-    # (1e) every class in every part
-    missing = {p: sorted(set(range(K)) - set(y.flatten().cpu().tolist())) for p, _, y in parts}
-    text = "; ".join(f"{p}: {m}" for p, m in missing.items() if m) or "none"
-    n_missing = sum(len(m) for m in missing.values())
-    out.append(SanityCheck("data: classes in every part", n_missing == 0, float(n_missing),
-                     f"missing classes {text}", "none",
-                     "split stratified by class; a missing class cannot be learned or scored"))
-    # (1f) exact duplicates shared by the training part and a held-out part: a leak
-    def rows(T):
-        a = np.ascontiguousarray(T.detach().cpu().reshape(len(T), -1).numpy())
-        return {r.tobytes() for r in a}
-
-    train_rows = rows(data.X_train)
-    shared = {p: len(rows(X) & train_rows) for p, X, _ in parts if p != "train"}
-    n_shared = sum(shared.values())
-    text = ", ".join(f"{p} {k}" for p, k in shared.items()) or "no held-out part"
-    out.append(SanityCheck("data: train-test duplicates", n_shared == 0, float(n_shared),
-                     f"rows also in train: {text}", "0",
-                     "remove the duplicates from the held-out parts: they score memory"))
-    return out
-
-
 def _init_checks(twin, data, loss_fn, expected_loss, init_tol) -> list[SanityCheck]:
     K = data.num_classes
+    twin.eval()  # the network as it will predict: no dropout noise in the logits
     with torch.no_grad():
         out = twin(data.X_train)
         loss = float(loss_fn(out, data.y_train))
@@ -247,20 +206,36 @@ def _init_checks(twin, data, loss_fn, expected_loss, init_tol) -> list[SanityChe
     probs = (out.dim() >= 1 and out.shape[-1] == K and bool((out >= 0).all())
              and bool(torch.allclose(out.sum(-1), torch.ones((), dtype=out.dtype,
                                                              device=out.device), atol=1e-4)))
-    ok = tuple(out.shape) == (len(data.X_train), K) and not probs
+    shape_ok = tuple(out.shape) == (len(data.X_train), K)
+    ok = shape_ok and not probs
     kind = "probabilities (rows >= 0 summing to 1)" if probs else "unnormalized scores"
     checks = [SanityCheck("output: logits", ok, float(out.shape[-1]),
                     f"shape {tuple(out.shape)}, {kind}",
                     f"shape ({len(data.X_train)}, {K}) of logits",
                     "return logits: cross-entropy applies log-softmax itself")]
-    # (2b) the loss at init: ln K for near-uniform outputs, H(prior) after a prior bias init
+    # (2b) the loss at init: ln K for near-uniform outputs, H(prior) after a prior bias init;
+    # the default tolerance is the second-order excess (K-1)s^2/2K of a logit spread s = 1
     ln_k, h = math.log(K), prior_entropy(data.y_train, K)
+    tol = (K - 1) / (2 * K) if init_tol is None else init_tol
     targets = [expected_loss] if expected_loss is not None else [ln_k, h]
-    ok = math.isfinite(loss) and min(abs(loss - t) for t in targets) <= init_tol
-    expect = (f"{expected_loss:.4g} ± {init_tol:g}" if expected_loss is not None else
-              f"ln K = {ln_k:.4g} or H(prior) = {h:.4g}, ± {init_tol:g}")
-    checks.append(SanityCheck("loss at init", ok, loss, f"{loss:.4g} on the training part", expect,
-                        "shrink the last layer's init (logits near 0) or fix the loss"))
+    ok = math.isfinite(loss) and min(abs(loss - t) for t in targets) <= tol
+    if expected_loss is not None:
+        expect = f"{expected_loss:.3f} ± {tol:.2f} nat"
+    elif round(h, 3) == round(ln_k, 3):
+        expect = f"ln K = {ln_k:.3f} ± {tol:.2f} nat"
+    else:
+        expect = f"ln K = {ln_k:.3f} or H(p̂) = {h:.3f}, ± {tol:.2f} nat"
+    spread = ""
+    if shape_ok:
+        zc = out.double() - out.double().mean(-1, keepdim=True)
+        s2 = float((zc ** 2).sum(-1).mean()) / max(K - 1, 1)
+        first = -float(zc.gather(-1, data.y_train.reshape(-1, 1)).mean())
+        spread = (f"; logit spread s = {math.sqrt(s2):.3g}, ln K + first-order {first:+.3g}"
+                  f" + second-order {(K - 1) * s2 / (2 * K):.3g} nat")
+    checks.append(SanityCheck("loss at init", ok, loss,
+                              f"{loss:.4g} nat on the training part, in eval mode{spread}",
+                              expect, "shrink the last layer's init (logits near 0) or fix "
+                              "the loss", "nat"))
     return checks
 
 
@@ -322,7 +297,7 @@ def sanity_checks(model: nn.Module, data: Split, *, loss_fn: Callable = cross_en
                   batch_size: int = 16, steps: int = 200,
                   make_optimizer: Callable | None = None,
                   batch_transform: Callable | None = None, baseline_steps: int = 200,
-                  expected_loss: float | None = None, init_tol: float = 0.1,
+                  expected_loss: float | None = None, init_tol: float | None = None,
                   max_grad_ratio: float = 100.0, overfit_loss: float = 0.05,
                   baseline_margin: float = 0.1, generator: torch.Generator | None = None,
                   device=None) -> SanityReport:
@@ -334,25 +309,33 @@ def sanity_checks(model: nn.Module, data: Split, *, loss_fn: Callable = cross_en
        features (:math:`|\mu| \le 1`, :math:`0.1 \le \sigma \le 10`), the label range and
        counts, classes missing from a part, exact duplicate rows shared by the training
        part and a held-out part (a leak). With invalid labels the other checks do not run.
-    2. **The output and the loss at init**: the outputs on the training part are ``(N, K)``
-       logits, not probabilities, and the loss is :math:`\ln K` (near-uniform outputs) or
-       :math:`H(\hat p)`, the entropy of the training label prior (a final bias set to
-       :math:`\ln \hat p_k`), within ``init_tol`` nats. For logits with small independent
-       spread :math:`s`, :math:`\mathbb E[L_0] \approx \ln K + \tfrac{K-1}{2K}s^2`, so
-       0.1 nat allows :math:`s \approx 0.47` at :math:`K = 10`: already a confident start.
+    2. **The output and the loss at init**, in eval mode: the outputs on the training part
+       are ``(N, K)`` logits, not probabilities, and the loss is :math:`\ln K` (near-uniform
+       outputs) or :math:`H(\hat p)`, the entropy of the training label prior (a final bias
+       set to :math:`\ln \hat p_k`), within ``init_tol`` nats. For logits with a small
+       spread :math:`s`, :math:`\mathbb E[L_0] \approx \ln K + \tfrac{K-1}{2K}s^2`; a
+       correct init keeps :math:`s \lesssim 1` (no class a factor :math:`e` likelier than
+       another), so the default tolerance is :math:`\tfrac{K-1}{2K}` (0.45 nat at
+       :math:`K = 10`, 0.25 at :math:`K = 2`). A bad init scale gives :math:`s \gg 1` and a
+       loss many times :math:`\ln K`. The measured spread and the two terms are reported.
     3. **Gradients** of one backward pass on a batch at init: every parameter that requires
        a gradient gets one (connected), none is exactly zero, none is frozen, and the RMS
        gradients :math:`\lVert g_W\rVert/\sqrt{|W|}` of the weight matrices are within a
        factor ``max_grad_ratio`` of each other.
     4. **Overfit one batch**: ``steps`` optimizer steps on one batch of ``batch_size``
-       training rows must reach a loss below ``overfit_loss`` (0.05 nat: the mean
+       training rows must reach a loss below ``overfit_loss`` (0.05 nat: the geometric-mean
        probability of the right class above :math:`e^{-0.05} \approx 0.95`) and accuracy 1
-       (measured in eval mode, so dropout does not count).
+       (measured in eval mode; strong dropout or weight decay can still stop it).
     5. **Input-independent baseline**: ``baseline_steps`` steps on mini-batches of the
        training part with the real inputs and, from the same copy and batch order, with the
        inputs zeroed; on the validation part (else the test part) the zeroed run's loss must
        exceed the real run's by at least ``baseline_margin`` nats. Skipped (passed) without
-       a held-out part.
+       a held-out part. The zeroed run should end near the loss of a constant predicting
+       the training prior (reported); with BatchNorm it ends higher, since a constant batch
+       has variance 0, and the gap overstates what the inputs give.
+
+    The copy trains in ``train()`` mode and is measured in ``eval()`` mode as a whole: the
+    caller's per-submodule modes (a BatchNorm frozen in eval) are not kept in the checks.
 
     Args:
         model: the network, left untouched (a deep copy is checked on ``device``).
@@ -370,7 +353,7 @@ def sanity_checks(model: nn.Module, data: Split, *, loss_fn: Callable = cross_en
             :math:`H(\hat p)`.
         init_tol, max_grad_ratio, overfit_loss, baseline_margin: the tolerances above.
         generator: CPU random source for the batches and (through a forked global state
-            seeded from it) dropout; default a generator seeded with 0.
+            seeded from it) dropout; it is advanced. Default a generator seeded with 0.
         device: default ``dlcore.device()``.
 
     Returns:
@@ -406,7 +389,8 @@ def sanity_checks(model: nn.Module, data: Split, *, loss_fn: Callable = cross_en
         _checks.number(expected_loss, "expected_loss")
     for name, v in (("init_tol", init_tol), ("overfit_loss", overfit_loss),
                     ("baseline_margin", baseline_margin)):
-        _checks.number(v, name, low=0)
+        if v is not None:
+            _checks.number(v, name, low=0)
     _checks.number(max_grad_ratio, "max_grad_ratio", low=1)
     if generator is None:
         generator = torch.Generator().manual_seed(0)
@@ -416,7 +400,7 @@ def sanity_checks(model: nn.Module, data: Split, *, loss_fn: Callable = cross_en
 
     dev = default_device() if device is None else torch.device(device)
     data = data.to(dev)
-    checks = _data_checks(data)
+    checks = [SanityCheck(*t) for t in _sanity_data.data_checks(data)]
     if not SanityReport(tuple(checks))["data: labels"].passed:
         # invalid labels: the losses below cannot be computed
         return SanityReport(tuple(checks))
@@ -437,9 +421,11 @@ def sanity_checks(model: nn.Module, data: Split, *, loss_fn: Callable = cross_en
             acc = float((out.argmax(-1) == yb).double().mean())
         ok = loss <= overfit_loss and acc == 1.0
         checks.append(SanityCheck("overfit one batch", ok, loss,
-                            f"loss {loss:.3g}, accuracy {acc:.3g} on {len(yb)} rows after "
-                            f"{steps} steps", f"loss <= {overfit_loss:g} and accuracy 1",
-                            "a bug in the loss, the labels or the model; or raise the rate"))
+                            f"loss {loss:.3g} nat, accuracy {acc:.3g} on {len(yb)} rows after "
+                            f"{steps} steps (eval mode)",
+                            f"loss <= {overfit_loss:g} nat and accuracy 1",
+                            "a bug in the loss, the labels or the model; or raise the rate; "
+                            "or switch off dropout and weight decay for this check", "nat"))
         # (5) input-independent baseline on held-out data
         held = ("val", data.X_val, data.y_val) if data.X_val is not None else (
             "test", data.X_test, data.y_test)
@@ -461,10 +447,13 @@ def sanity_checks(model: nn.Module, data: Split, *, loss_fn: Callable = cross_en
                     losses.append(float(loss_fn(twin(Xh), held[2])))
             gap = losses[1] - losses[0]
             ok = math.isfinite(gap) and gap >= baseline_margin
+            p = torch.bincount(data.y_train.flatten(), minlength=data.num_classes).double()
+            const = float(-(p / p.sum()).log()[held[2].flatten()].mean())
             checks.append(SanityCheck("input-independent baseline", ok, gap,
-                                f"{held[0]} loss {losses[0]:.3g} with the inputs, "
-                                f"{losses[1]:.3g} with zeros (gap {gap:.3g})",
-                                f"gap >= {baseline_margin:g}",
+                                f"{held[0]} loss {losses[0]:.3g} nat with the inputs, "
+                                f"{losses[1]:.3g} with zeros (gap {gap:.3g}); a constant "
+                                f"predicting the training prior: {const:.3g}",
+                                f"gap >= {baseline_margin:g} nat",
                                 "the model ignores its inputs: labels misaligned with "
-                                "inputs, or the inputs never reach the model"))
+                                "inputs, or the inputs never reach the model", "nat"))
     return SanityReport(tuple(checks))

@@ -3,9 +3,12 @@ it is meant to catch; the model and the global random state are left untouched."
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
+import random
 
+import numpy as np
 import pytest
 import torch
 from scipy.stats import entropy
@@ -13,7 +16,7 @@ from torch import nn
 
 import dlcore
 from dlcore.data import Split
-from dlcore.practice import sanity
+from dlcore.practice import _sanity_data, sanity
 from dlcore.practice.sanity import (
     SanityCheck,
     SanityReport,
@@ -142,7 +145,7 @@ def test_init_scale_far_too_large(data):
 
 def test_prior_bias_init_on_imbalanced_labels(data):
     keep = torch.cat([torch.nonzero(data.y_train == k).flatten()[:n]
-                      for k, n in enumerate((80, 40, 10))])
+                      for k, n in enumerate((80, 10, 2))])
     imb = dataclasses.replace(data, X_train=data.X_train[keep], y_train=data.y_train[keep])
     h = prior_entropy(imb.y_train, K)
     model = net()
@@ -153,9 +156,11 @@ def test_prior_bias_init_on_imbalanced_labels(data):
     report = run(model, imb)
     assert report["loss at init"].passed
     assert abs(report["loss at init"].value - h) < 0.01
-    assert report["data: labels"].value == 8
+    assert report["data: labels"].value == 40
+    assert math.log(K) - h > (K - 1) / (2 * K)  # only the prior target accepts it
     # an explicit expectation replaces ln K and H(prior)
-    assert not run(model, imb, expected_loss=math.log(K))["loss at init"].passed
+    assert not run(model, imb, expected_loss=math.log(K), init_tol=0.1)["loss at init"].passed
+    assert "H(p̂) = " in report["loss at init"].expected
     assert run(model, imb, expected_loss=h, init_tol=0.01)["loss at init"].passed
 
 
@@ -207,18 +212,54 @@ def test_buggy_augmentation_caught(data):
 
 
 def test_model_and_global_state_untouched(data):
-    model = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Dropout(0.3), nn.Linear(16, K))
-    model.eval()
+    dlcore.seed(0)
+    model = nn.Sequential(nn.Linear(4, 16), nn.BatchNorm1d(16), nn.ReLU(), nn.Dropout(0.3),
+                          nn.Linear(16, K))
+    model.train()
+    model[1].eval()  # mixed modes: a BatchNorm frozen in eval, dropout in train
     model[0].weight.grad = torch.ones_like(model[0].weight)
-    before = [p.detach().clone() for p in model.parameters()]
-    rng = torch.get_rng_state()
-    run(model, data)
-    assert not model.training
-    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
+    state = copy.deepcopy(model.state_dict())
+    modes = [m.training for m in model.modules()]
+    rng, np_rng, py_rng = torch.get_rng_state(), np.random.get_state()[1].copy(), random.getstate()
+    assert run(model, data).passed  # a correct BN + dropout model: no false alarm
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in state.items())
+    assert modes == [m.training for m in model.modules()]
     assert torch.equal(model[0].weight.grad, torch.ones_like(model[0].weight))
-    assert model[1].weight.grad is None if hasattr(model[1], "weight") else True
-    assert model[3].weight.grad is None
+    assert all(p.grad is None for n, p in model.named_parameters() if n != "0.weight")
+    gradient_norms(model, data.X_train[:16], data.y_train[:16])  # dropout active
     assert torch.equal(torch.get_rng_state(), rng)
+    assert (np.random.get_state()[1] == np_rng).all() and random.getstate() == py_rng
+
+
+def test_init_loss_and_overfit_measured_in_eval_mode(data):
+    dlcore.seed(0)
+    model = nn.Sequential(nn.Linear(4, 64), nn.ReLU(), nn.Dropout(0.5), nn.Linear(64, K))
+    report = run(model, data)
+    with torch.no_grad():
+        expected = float(nn.functional.cross_entropy(model.eval()(data.X_train), data.y_train))
+    assert report["loss at init"].value == pytest.approx(expected, rel=1e-6)
+    assert report["overfit one batch"].passed  # in train mode dropout keeps it high
+
+
+def test_baseline_runs_see_the_same_batches(data):
+    seen = []
+
+    def record(X, y):
+        seen.append(y.clone())
+        return X, y
+
+    steps, b = 100, 60
+    run(net(), data, batch_transform=record)
+    assert len(seen) == steps + 2 * b
+    real, zero = seen[steps:steps + b], seen[steps + b:]
+    assert all(torch.equal(u, v) for u, v in zip(real, zero, strict=True))
+    assert not all(torch.equal(u, real[0]) for u in real[1:])
+
+
+def test_outputs_of_the_wrong_shape(data):
+    report = run(mlp([4, 8, K + 1]), data)
+    assert "output: logits" in failed(report)
+    assert "spread" not in report["loss at init"].measured
 
 
 def test_deterministic_with_a_generator(data):
@@ -269,9 +310,46 @@ def test_prior_entropy_against_scipy():
 
 
 def test_check_str_wraps_at_88():
-    c = SanityCheck("x", False, 1.0, "m " * 60, "e", "advice " * 20)
+    c = SanityCheck("x", False, 1.0, "m " * 60, "e " * 40, "advice " * 20, "nat")
     assert all(len(line) <= 88 for line in str(c).splitlines())
-    assert str(c).startswith("✗ x:")
+    assert c.row().startswith("x" + " " * 28 + "✗  1.000 nat")
+    assert c.details().startswith("✗ x: m m") and "→ advice" in c.details()
+    assert SanityCheck("y", True, math.nan, "", "", "").row().split()[:3] == ["y", "✓", "—"]
+
+
+def test_report_table(data):
+    report = run(net(), data)
+    lines = str(report).splitlines()
+    assert lines[1].split() == ["check", "ok", "measured", "expected"]
+    rows = [line for line in lines[2:] if not line.startswith(" ")]
+    assert len(rows) == len(report.checks)  # nothing failed: no details below the table
+    assert all(len(line) <= 88 for line in lines)
+    init = report["loss at init"]
+    assert "nat" in init.row() and "H(p̂)" not in init.expected  # balanced: ln K once
+    assert init.expected == f"ln K = {math.log(K):.3f} ± 0.33 nat"
+    assert report.details().count("\n") >= len(report.checks) - 1
+    assert "logit spread s" in init.measured
+    bad = str(run(nn.Sequential(net(), nn.Softmax(dim=-1)), data))
+    assert "✗ overfit one batch: loss" in bad and "switch off" in bad
+
+
+def test_scale_globally_and_per_feature(data):
+    def scale(X):  # the data-scale record of a training part X
+        return _sanity_data.data_checks(dataclasses.replace(data, X_train=X))[2]
+
+    X = data.X_train - data.X_train.mean(0)
+    assert scale(X)[1] and scale(X)[0] == "data: scale"
+    assert "data: scale" in failed(run(net(), dataclasses.replace(data, X_train=50 * X)))
+    assert not scale(0.01 * X)[1]  # mean 0, std 0.01: too small
+    one = X.clone()
+    one[:, 1] *= 15  # one column in other units: the global std stays below 10
+    assert float(one.std()) < 10 and not scale(one)[1] and scale(one)[2] > 10
+    shifted = X.clone()
+    shifted[:, 0] += 3.5  # one feature's mean at 3.5: the global mean is below 1
+    assert abs(float(shifted.mean())) < 1 and not scale(shifted)[1]
+    from dlcore.data import digits
+    for d in (digits(seed=0), digits(seed=0, scale="global")):
+        assert _sanity_data.data_checks(d)[2][1]
 
 
 def test_bad_input(data):
