@@ -304,11 +304,13 @@ def _per_seed(values, name: str, length: int | None = None) -> np.ndarray:
         raise ValueError(f"`{name}` must be 1-D with {want}, got shape {arr.shape}")
     if not np.isfinite(arr).all():
         raise ValueError(f"`{name}` must be finite, got {arr.tolist()}")
+    if (arr < 0).any() or (arr > 1).any():
+        raise ValueError(f"`{name}` must be error rates in [0, 1], got {arr.tolist()}")
     return arr
 
 
 def diagnose(train_error, val_error, test_error=None, *, acceptable: float,
-             reference=None, gap: float = 0.05, shift: float = 0.05,
+             reference=None, margin: float = 0.0, gap: float = 0.05, shift: float = 0.05,
              confidence: float = 0.95) -> Diagnosis:
     r"""Walk the diagnosis flowchart on per-seed errors and return the branch and why.
 
@@ -319,15 +321,19 @@ def diagnose(train_error, val_error, test_error=None, *, acceptable: float,
 
     1. training error :math:`> \text{acceptable}`? If yes: with ``reference`` (the training
        error of a shallower or easier-to-optimize model on the same seeds), is
-       :math:`e_\text{train} - e_\text{ref} > 0`? yes → ``"optimization"`` (the larger model
-       could represent the smaller one's solution but did not find it), no → ``"model
-       bias"``; without ``reference`` → ``"model bias or optimization"``.
+       :math:`e_\text{train} - e_\text{ref} > \text{margin}`? yes → ``"optimization"`` (the
+       larger model could represent the smaller one's solution but did not find it), no →
+       ``"model bias"``; without ``reference`` → ``"model bias or optimization"``. "Model
+       bias" only says that the model trains at least about as well as the reference: both
+       may still be under-trained (more steps, another learning rate), which the flow cannot
+       see.
     2. otherwise two gaps, each asked on its own (Ng's train-dev split): is
        :math:`e_\text{val} - e_\text{train} > \text{gap}`? yes → ``"overfitting"``; with
        ``test_error``, is :math:`e_\text{test} - e_\text{val} > \text{shift}`? yes →
        ``"mismatch"`` (the validation part is drawn like the training data, the test part is
        not). Both yes → ``"overfitting and mismatch"``; none yes but one unresolved →
-       ``"undecided"``.
+       ``"undecided"``; one yes and the other unresolved → the one found, its advice noting
+       the unresolved step.
     3. otherwise ``"no problem found"``.
 
     The thresholds are the caller's: what error is acceptable, and what gap matters, depend
@@ -336,9 +342,12 @@ def diagnose(train_error, val_error, test_error=None, *, acceptable: float,
     Args:
         train_error, val_error: per-seed errors of the model, same seeds, same order.
         test_error: per-seed test errors, optional.
-        acceptable: the training error the task tolerates (a baseline's, a human's).
+        acceptable: the training error the task tolerates (a baseline's, a human's), in
+            [0, 1]. Every error is a rate in [0, 1].
         reference: per-seed training errors of a shallower / simpler model, optional.
-        gap, shift: thresholds of the two gaps of step 2, in error units.
+        margin: how much higher than the reference's the training error must be to count
+            as an optimization problem (default 0: any resolved excess), non-negative.
+        gap, shift: thresholds of the two gaps of step 2, in error units, non-negative.
         confidence: level of the intervals.
 
     Returns:
@@ -355,20 +364,21 @@ def diagnose(train_error, val_error, test_error=None, *, acceptable: float,
     va = _per_seed(val_error, "val_error", len(tr))
     te = None if test_error is None else _per_seed(test_error, "test_error", len(tr))
     ref = None if reference is None else _per_seed(reference, "reference", len(tr))
-    _checks.number(acceptable, "acceptable")
-    _checks.number(gap, "gap")
-    _checks.number(shift, "shift")
+    _checks.number(acceptable, "acceptable", low=0, high=1)
+    _checks.number(margin, "margin", low=0)
+    _checks.number(gap, "gap", low=0)
+    _checks.number(shift, "shift", low=0)
     _checks.number(confidence, "confidence", low=0, high=1, low_open=True, high_open=True)
     steps = [_step("training error", tr, acceptable, confidence)]
 
-    def done(branch: str) -> Diagnosis:
+    def done(branch: str, note: str = "") -> Diagnosis:
         advice = "; ".join(_ADVICE[b] for b in branch.split(" and "))
-        return Diagnosis(branch, tuple(steps), advice)
+        return Diagnosis(branch, tuple(steps), advice + note)
 
     if steps[-1].answer == "yes":
         if ref is None:
             return done("model bias or optimization")
-        steps.append(_step("train - reference error", tr - ref, 0.0, confidence))
+        steps.append(_step("train - reference error", tr - ref, margin, confidence))
         return done({"yes": "optimization", "no": "model bias",
                      "unresolved": "undecided"}[steps[-1].answer])
     if steps[-1].answer == "unresolved":
@@ -379,7 +389,9 @@ def diagnose(train_error, val_error, test_error=None, *, acceptable: float,
     found = [name for name, step in zip(("overfitting", "mismatch"), steps[1:], strict=False)
              if step.answer == "yes"]
     if found:
-        return done(" and ".join(found))
+        open_steps = [s.question for s in steps[1:] if s.answer == "unresolved"]
+        note = f" ({', '.join(open_steps)} unresolved)" if open_steps else ""
+        return done(" and ".join(found), note)
     if any(step.answer == "unresolved" for step in steps[1:]):
         return done("undecided")
     return done("no problem found")

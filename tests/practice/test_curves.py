@@ -117,8 +117,10 @@ def test_same_seed_same_initial_weights():
         inits.append(model.weight.detach().clone())
         return model
 
-    learning_curve(linear, blobs_split(), sizes=[10, 20], seeds=[4], train=grab)
-    assert torch.equal(inits[0], inits[1])
+    learning_curve(linear, blobs_split(), sizes=[10, 20], seeds=[4, 5], train=grab)
+    # order: (size 10, seed 4), (10, 5), (20, 4), (20, 5)
+    assert torch.equal(inits[0], inits[2]) and torch.equal(inits[1], inits[3])
+    assert not torch.equal(inits[0], inits[1])  # the seed draws the initial weights
 
 
 def test_train_may_return_another_module_and_models_without_parameters():
@@ -216,7 +218,7 @@ def per_seed(mean, spread=0.002, n=5):
      "model bias"),
     (dict(train_error=per_seed(0.30), val_error=per_seed(0.32),
           reference=per_seed(0.30, 0.05)), "undecided"),
-    (dict(train_error=per_seed(0.10, 0.2), val_error=per_seed(0.32)), "undecided"),
+    (dict(train_error=per_seed(0.10, 0.1), val_error=per_seed(0.32)), "undecided"),
     (dict(train_error=per_seed(0.01), val_error=per_seed(0.30)), "overfitting"),
     (dict(train_error=per_seed(0.01), val_error=per_seed(0.06, 0.05)), "undecided"),
     (dict(train_error=per_seed(0.01), val_error=per_seed(0.03), test_error=per_seed(0.30)),
@@ -243,6 +245,14 @@ def test_diagnose_branches(kwargs, branch):
         assert step.question in str(step)
 
 
+def test_diagnose_notes_an_unresolved_step_next_to_a_found_one():
+    d = diagnose(per_seed(0.01), per_seed(0.30), per_seed(0.35, 0.06), acceptable=0.05)
+    assert d.branch == "overfitting" and d.steps[2].answer == "unresolved"
+    assert d.advice.endswith("(test - val error unresolved)")
+    clean = diagnose(per_seed(0.01), per_seed(0.30), per_seed(0.31), acceptable=0.05)
+    assert "unresolved" not in clean.advice
+
+
 def test_diagnose_thresholds_are_arguments():
     tr, va = per_seed(0.01), per_seed(0.10)
     assert diagnose(tr, va, acceptable=0.05, gap=0.05).branch == "overfitting"
@@ -251,6 +261,12 @@ def test_diagnose_thresholds_are_arguments():
     wide = diagnose(tr, per_seed(0.07, 0.03), acceptable=0.05, confidence=0.5)
     narrow = diagnose(tr, per_seed(0.07, 0.03), acceptable=0.05, confidence=0.99)
     assert (wide.branch, narrow.branch) == ("overfitting", "undecided")
+    # the reference step's margin: an excess of 0.05 is an optimization problem at margin
+    # 0 and not at margin 0.1
+    tr, ref = per_seed(0.35), per_seed(0.30)
+    assert diagnose(tr, tr, acceptable=0.1, reference=ref).branch == "optimization"
+    small = diagnose(tr, tr, acceptable=0.1, reference=ref, margin=0.1)
+    assert small.branch == "model bias" and small.steps[1].threshold == 0.1
 
 
 def test_diagnose_bad_input():
@@ -269,6 +285,16 @@ def test_diagnose_bad_input():
         diagnose(tr, tr, acceptable=0.1, confidence=1.0)
     with pytest.raises(ValueError, match="`train_error`"):
         diagnose(np.zeros((2, 2)), tr, acceptable=0.1)
+    with pytest.raises(ValueError, match=r"`val_error` must be error rates in \[0, 1\]"):
+        diagnose(tr, [0.1, 1.2, 0.1], acceptable=0.1)
+    with pytest.raises(ValueError, match="`reference` must be error rates"):
+        diagnose(tr, tr, acceptable=0.0, reference=[0.1, -0.2, 0.1])
+    for kw, name in ((dict(acceptable=1.5), "acceptable"), (dict(acceptable=-0.1),
+                     "acceptable"), (dict(acceptable=0.1, margin=-0.01), "margin"),
+                     (dict(acceptable=0.1, gap=-0.1), "gap"),
+                     (dict(acceptable=0.1, shift=-0.1), "shift")):
+        with pytest.raises(ValueError, match=f"`{name}`"):
+            diagnose(tr, tr, **kw)
 
 
 def test_reexported_from_dlcore_practice():
