@@ -1,12 +1,9 @@
 r"""The learning-rate range test, random and grid search over hyperparameters.
 
-* :func:`lr_range_test` — a short training run whose rate grows geometrically each step, the
-  loss smoothed and the run stopped when it explodes (Smith 2017; fastai's ``lr_find``); the
-  result holds the curve and two suggested rates;
-* :func:`random_search` and :func:`grid_search` — evaluate an objective on sampled or
-  enumerated configurations and return every trial and the best (Bergstra & Bengio 2012);
-* :func:`log_uniform`, :func:`uniform`, :func:`integers`, :func:`choice` — the entries of a
-  search space: each samples with a generator and lays out a grid of ``k`` points.
+:func:`lr_range_test` trains with a geometrically growing rate and suggests rates from the
+smoothed loss (Smith 2017; fastai's ``lr_find``); :func:`random_search` and :func:`grid_search`
+evaluate an objective on sampled or enumerated configurations (Bergstra & Bengio 2012) over a
+space of :func:`log_uniform`, :func:`uniform`, :func:`integers` and :func:`choice` entries.
 """
 
 from __future__ import annotations
@@ -39,8 +36,8 @@ class RangeTest:
         lrs: (steps run,) the rate of each step.
         losses: (steps run,) the mini-batch training loss of each step (before its update).
         smoothed: (steps run,) the bias-corrected moving average of ``losses``.
-        diverged: whether the run stopped because the smoothed loss exceeded ``diverge`` times
-            its minimum (or a loss was not finite) before the last rate.
+        diverged: whether the stop rule fired (the smoothed loss above ``diverge`` times its
+            minimum, or a non-finite loss), at or before the last step.
         lr_at_minimum: the rate at the lowest smoothed loss.
         suggestion_minimum: ``lr_at_minimum / 10`` (fastai's ``minimum`` rule).
         suggestion_steep: the rate where the smoothed loss falls fastest against
@@ -63,10 +60,10 @@ class RangeTest:
                 f"minimum/10 {self.suggestion_minimum:.3g}, steepest {self.suggestion_steep:.3g}")
 
 
-def _suggest(lrs: np.ndarray, smoothed: np.ndarray) -> tuple[float, float]:
-    # fastai drops the first tenth of the steps (the average is still warming up) and the last
-    # five (the explosion) before applying its rules; with fewer than 3 points left, use all
-    lo, hi = len(lrs) // 10, len(lrs) - 5
+def _suggest(lrs: np.ndarray, smoothed: np.ndarray, steps: int) -> tuple[float, float]:
+    # fastai drops the first tenth of the *requested* steps (the average is still warming up)
+    # and the last five recorded (the explosion) before its rules; under 3 points left, use all
+    lo, hi = steps // 10, len(lrs) - 5
     if hi - lo < 3:
         lo, hi = 0, len(lrs)
     lr, s = lrs[lo:hi], smoothed[lo:hi]
@@ -96,7 +93,8 @@ def lr_range_test(model: torch.nn.Module, data: Split, *, make_optimizer: Callab
     where :math:`\ell_t` is the mini-batch loss before step ``t``'s update. The run stops
     after the first step with :math:`\hat m_t > \text{diverge}\cdot\min_{s\le t}\hat m_s` or a
     non-finite loss. Two rules turn the curve into a rate, both as fastai 2 applies them,
-    on the smoothed curve without its first ``T // 10`` and last 5 recorded steps:
+    on the smoothed curve without its first ``T // 10`` (of the steps requested) and last 5
+    recorded steps:
     *minimum* — the rate at the lowest smoothed loss divided by 10; *steep* — the rate
     :math:`\eta_t` with the most negative slope
     :math:`(\hat m_{t+1}-\hat m_t)/(\log\eta_{t+1}-\log\eta_t)`.
@@ -109,7 +107,8 @@ def lr_range_test(model: torch.nn.Module, data: Split, *, make_optimizer: Callab
         lr_min, lr_max: the first and the last rate, ``0 < lr_min < lr_max``.
         steps: the most steps ``T >= 2``; the training part is reshuffled each pass.
         beta: smoothing factor in ``[0, 1)`` (fastai's 0.98).
-        diverge: stop factor ``> 1`` (fastai's 4).
+        diverge: stop factor ``> 1`` (fastai's 4); ``math.inf`` switches the factor rule off
+            (fastai's ``stop_div=False``), a non-finite loss still stops.
         batch_size: examples per step; a last incomplete batch of a pass is skipped (the
             whole training part when it has fewer rows).
         loss_fn: ``loss_fn(outputs, y)``, default cross-entropy.
@@ -120,11 +119,13 @@ def lr_range_test(model: torch.nn.Module, data: Split, *, make_optimizer: Callab
         RangeTest: the rates, losses and smoothed losses of the steps run, and the suggestions.
 
     Notes:
-        fastai's ``lr_find`` uses :math:`\eta_t = \eta_{\min}(\eta_{\max}/\eta_{\min})^{t/T}`,
-        which stops one factor short of ``end_lr``; here the last rate is ``lr_max``. Smith
-        (2017) grew the rate linearly and read the *accuracy*; the exponential, loss-based
-        variant is the one libraries ship. Torch's global RNG state (which dropout draws
-        from, and the batch order when ``generator`` is None) is restored afterwards.
+        Differences from fastai's ``lr_find``: its rate exponent is ``t/T``, so it stops one
+        factor short of ``end_lr`` (here the last rate is ``lr_max``); it does not stop at a
+        NaN loss but cuts the suggestions at the first NaN (here the run stops there); its
+        default rule since fastai 2.5 is a third one, ``valley`` (the longest falling stretch
+        of the curve), not implemented here. Smith (2017) grew the rate linearly and read the
+        *accuracy*. Torch's global RNG state (dropout's, and the batch order's when
+        ``generator`` is None) is restored afterwards.
 
     Examples:
         >>> gen = torch.Generator().manual_seed(0)
@@ -141,19 +142,22 @@ def lr_range_test(model: torch.nn.Module, data: Split, *, make_optimizer: Callab
     for name, fn in (("make_optimizer", make_optimizer), ("loss_fn", loss_fn)):
         if not callable(fn):
             raise TypeError(f"`{name}` must be callable, got {type(fn).__name__}")
-    _checks.number(lr_min, "lr_min", low=0, low_open=True)
-    _checks.number(lr_max, "lr_max", low=0, low_open=True)
+    for name, lr in (("lr_min", lr_min), ("lr_max", lr_max)):
+        _checks.number(lr, name, low=0, low_open=True)
     if lr_max <= lr_min:
         raise ValueError(f"`lr_max` must be > `lr_min` ({lr_min}), got {lr_max}")
     steps = _checks.number(steps, "steps", low=2, integer=True)
     _checks.number(beta, "beta", low=0, high=1, high_open=True)
-    _checks.number(diverge, "diverge", low=1, low_open=True)
+    if diverge != math.inf:  # inf: no factor rule
+        _checks.number(diverge, "diverge", low=1, low_open=True)
     batch_size = _checks.number(batch_size, "batch_size", low=1, integer=True)
     dev = default_device() if device is None else torch.device(device)
     net = copy.deepcopy(model).to(dev)
     net.train()
     X, y = data.X_train.to(dev), data.y_train.to(dev)
     n = len(X)
+    if n == 0:
+        raise ValueError("`data` must have at least one training row, got an empty X_train")
     batch_size = min(batch_size, n)
     optimizer = make_optimizer(net.parameters())
     lrs, losses, smoothed = [], [], []
@@ -187,7 +191,7 @@ def lr_range_test(model: torch.nn.Module, data: Split, *, make_optimizer: Callab
                 diverged = True
                 break
     lrs_a, smoothed_a = np.array(lrs), np.array(smoothed)
-    at_min, steep = _suggest(lrs_a, smoothed_a)
+    at_min, steep = _suggest(lrs_a, smoothed_a, steps)
     return RangeTest(lrs=lrs_a, losses=np.array(losses), smoothed=smoothed_a,
                      diverged=diverged, lr_at_minimum=at_min,
                      suggestion_minimum=at_min / 10, suggestion_steep=steep)
@@ -197,13 +201,22 @@ def lr_range_test(model: torch.nn.Module, data: Split, *, make_optimizer: Callab
 class Dimension:
     """One entry of a search space: how to sample a value and how to lay out a grid.
 
-    Build it with :func:`log_uniform`, :func:`uniform`, :func:`integers` or :func:`choice`.
+    Build it with :func:`log_uniform`, :func:`uniform`, :func:`integers` or :func:`choice`;
+    the bounds are checked here (``low < high``; ``low > 0`` for log-uniform; integers).
     """
 
     kind: str
     low: float | None = None
     high: float | None = None
     options: tuple = ()
+
+    def __post_init__(self):
+        _checks.choice(self.kind, "kind", ("log_uniform", "uniform", "integers", "choice"))
+        if self.kind != "choice":
+            _bounds(self.low, self.high, positive=self.kind == "log_uniform",
+                    integer=self.kind == "integers")
+        elif not self.options:
+            raise ValueError("`options` must be a non-empty sequence, got ()")
 
     def sample(self, generator: torch.Generator | None = None):
         """One value drawn with ``generator`` (one uniform or integer draw)."""
@@ -222,10 +235,7 @@ class Dimension:
         k = _checks.number(k, "k", low=1, integer=True)
         if self.kind == "choice":
             return list(self.options)
-        if k == 1:  # the centre of the range
-            points = np.array([0.5])
-        else:
-            points = np.linspace(0.0, 1.0, k)
+        points = np.array([0.5]) if k == 1 else np.linspace(0.0, 1.0, k)  # k = 1: the centre
         if self.kind == "log_uniform":
             return [float(v) for v in np.exp(np.log(self.low)
                                              + points * np.log(self.high / self.low))]
@@ -235,12 +245,11 @@ class Dimension:
         return values
 
 
-def _bounds(low, high, *, positive=False, integer=False) -> tuple:
+def _bounds(low, high, *, positive=False, integer=False) -> None:
     _checks.number(low, "low", integer=integer, low=0 if positive else None, low_open=positive)
     _checks.number(high, "high", integer=integer)
     if high <= low:
         raise ValueError(f"`high` must be > `low` ({low}), got {high}")
-    return low, high
 
 
 def log_uniform(low: float, high: float) -> Dimension:
@@ -250,7 +259,7 @@ def log_uniform(low: float, high: float) -> Dimension:
         >>> [f"{v:.3g}" for v in log_uniform(1e-4, 1e-1).grid(4)]
         ['0.0001', '0.001', '0.01', '0.1']
     """
-    return Dimension("log_uniform", *_bounds(low, high, positive=True))
+    return Dimension("log_uniform", low, high)
 
 
 def uniform(low: float, high: float) -> Dimension:
@@ -260,7 +269,7 @@ def uniform(low: float, high: float) -> Dimension:
         >>> uniform(0.0, 1.0).grid(3)
         [0.0, 0.5, 1.0]
     """
-    return Dimension("uniform", *_bounds(low, high))
+    return Dimension("uniform", low, high)
 
 
 def integers(low: int, high: int) -> Dimension:
@@ -270,7 +279,7 @@ def integers(low: int, high: int) -> Dimension:
         >>> integers(1, 4).grid(10)
         [1, 2, 3, 4]
     """
-    return Dimension("integers", *_bounds(low, high, integer=True))
+    return Dimension("integers", low, high)
 
 
 def choice(options) -> Dimension:
@@ -280,7 +289,7 @@ def choice(options) -> Dimension:
         >>> choice(["relu", "tanh"]).sample(torch.Generator().manual_seed(0)) in ("relu", "tanh")
         True
     """
-    if isinstance(options, (str, bytes)) or not hasattr(options, "__len__") or not options:
+    if isinstance(options, (str, bytes)) or not hasattr(options, "__len__"):
         raise ValueError(f"`options` must be a non-empty sequence, got {options!r}")
     return Dimension("choice", options=tuple(options))
 
@@ -312,10 +321,7 @@ class SearchResult:
     def best(self) -> Trial | None:
         """The trial with the lowest (``mode="min"``) or highest value; None if none finite."""
         finite = [t for t in self.trials if math.isfinite(t.value)]
-        if not finite:
-            return None
-        pick = min if self.mode == "min" else max
-        return pick(finite, key=lambda t: t.value)
+        return (min if self.mode == "min" else max)(finite, key=lambda t: t.value, default=None)
 
     def __str__(self) -> str:
         names = list(self.trials[0].params)
@@ -336,9 +342,12 @@ def _run(objective: Callable, configs, mode: str) -> SearchResult:
     trials = []
     for params in configs:
         value = objective(**params)
-        if isinstance(value, torch.Tensor):
-            value = value.item()
-        trials.append(Trial(params=params, value=float(value)))
+        try:
+            value = float(value.item() if isinstance(value, torch.Tensor) else value)
+        except (TypeError, ValueError, RuntimeError):
+            raise ValueError(f"`objective` must return a number, got {type(value).__name__} "
+                             f"for params {params}") from None
+        trials.append(Trial(params=params, value=value))
     return SearchResult(trials=tuple(trials), mode=mode)
 
 

@@ -107,6 +107,40 @@ def test_stop_rule_fires_at_the_first_smoothed_loss_above_diverge_times_the_mini
     assert "diverged" in str(test)
 
 
+def _prescribed(values):
+    """A loss that returns values[0], values[1], … whatever the model does (with a graph)."""
+    calls = iter(values)
+
+    def loss_fn(out, target):
+        return out.sum() * 0.0 + next(calls)
+    return loss_fn
+
+
+@pytest.mark.parametrize("diverge, stop", [(4.0, 15), (2.0, 8), (1.5, 5)])
+def test_stop_rule_factor_is_exact_on_a_slowly_rising_loss(diverge, stop):
+    # beta = 0: the smoothed loss is the loss 1, 1.1, 1.1², …; the minimum stays 1, so the
+    # run stops at the first t with 1.1^t > diverge (15 for 4: 1.1^14 = 3.80, 1.1^15 = 4.18)
+    data, _ = _line()
+    test = lr_range_test(_zero_linear(), data, make_optimizer=_sgd, lr_min=1e-6, lr_max=1e-5,
+                         steps=40, beta=0.0, diverge=diverge, batch_size=64, device="cpu",
+                         loss_fn=_prescribed([1.1 ** t for t in range(40)]))
+    assert test.diverged and len(test.lrs) == stop + 1
+    np.testing.assert_allclose(test.smoothed, 1.1 ** np.arange(stop + 1))
+
+
+def test_infinite_diverge_switches_the_stop_off():
+    data, _ = _line()
+    values = [1.0] + [100.0] * 29
+    test = lr_range_test(_zero_linear(), data, make_optimizer=_sgd, lr_min=1e-6, lr_max=1e-5,
+                         steps=30, beta=0.0, diverge=math.inf, batch_size=64, device="cpu",
+                         loss_fn=_prescribed(values))
+    assert len(test.lrs) == 30 and not test.diverged
+    stopped = lr_range_test(_zero_linear(), data, make_optimizer=_sgd, lr_min=1e-6,
+                            lr_max=1e-5, steps=30, beta=0.0, batch_size=64, device="cpu",
+                            loss_fn=_prescribed(values))
+    assert len(stopped.lrs) == 2 and stopped.diverged
+
+
 def test_non_finite_loss_stops_the_run():
     data, _ = _line()
     calls = []
@@ -124,6 +158,8 @@ def test_model_and_global_rng_untouched():
     model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Dropout(0.5),
                                 torch.nn.Linear(8, 2))
     model.eval()
+    for p in model.parameters():  # pre-existing gradients must survive too
+        p.grad = torch.full_like(p, 0.5)
     before = [p.detach().clone() for p in model.parameters()]
     torch.manual_seed(11)
     state = torch.get_rng_state()
@@ -131,7 +167,7 @@ def test_model_and_global_rng_untouched():
                   device="cpu")
     assert torch.equal(torch.get_rng_state(), state)
     assert not model.training
-    assert all(p.grad is None for p in model.parameters())
+    assert all(torch.equal(p.grad, torch.full_like(p, 0.5)) for p in model.parameters())
     assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
 
 
@@ -179,14 +215,29 @@ def test_suggestions_follow_the_fastai_rules():
     lrs = np.geomspace(1e-4, 1.0, 40)
     smoothed = np.concatenate([np.full(10, 2.0), np.linspace(2.0, 0.5, 20), np.full(10, 5.0)])
     smoothed[15] = 0.2  # a dip in the window: the minimum rule finds it
-    at_min, steep = search._suggest(lrs, smoothed)
+    at_min, steep = search._suggest(lrs, smoothed, 40)
     window = slice(4, 35)
     assert at_min == pytest.approx(lrs[15])
     slope = np.diff(smoothed[window]) / np.diff(np.log(lrs[window]))
     assert steep == pytest.approx(lrs[window][np.argmin(slope)])
     # too few points to trim: all of them; one point: both rules give it
-    assert search._suggest(lrs[:5], np.array([3.0, 2.0, 1.0, 2.0, 9.0]))[0] == lrs[2]
-    assert search._suggest(lrs[:1], np.array([1.0])) == (lrs[0], lrs[0])
+    assert search._suggest(lrs[:5], np.array([3.0, 2.0, 1.0, 2.0, 9.0]), 5)[0] == lrs[2]
+    assert search._suggest(lrs[:1], np.array([1.0]), 1) == (lrs[0], lrs[0])
+
+
+def test_trim_window_is_fastais():
+    # the window is [T // 10, len - 5): with T = 40, [4, 35). A lower point at 2 (outside) is
+    # ignored; the steepest drop 5 → 6 and the lowest point 7 (inside) are found
+    lrs = np.geomspace(1e-4, 1.0, 40)
+    smoothed = np.full(40, 2.0)
+    smoothed[2], smoothed[6], smoothed[7] = 0.1, 1.0, 0.9
+    smoothed[35:] = 0.05  # the last five: ignored as well
+    assert search._suggest(lrs, smoothed, 40) == (lrs[7], lrs[5])
+    # after an early stop the start still counts the steps requested (fastai's num_it // 10):
+    # 30 recorded of 100 requested, window [10, 25)
+    smoothed = np.full(30, 2.0)
+    smoothed[9], smoothed[12] = 0.1, 1.0
+    assert search._suggest(lrs[:30], smoothed, 100) == (lrs[12], lrs[11])
 
 
 def test_range_test_on_a_real_model_finds_a_rate_below_the_explosion():
@@ -201,12 +252,19 @@ def test_range_test_on_a_real_model_finds_a_rate_below_the_explosion():
 @pytest.mark.parametrize("kwargs, match", [
     ({"lr_min": 0.0}, "lr_min"), ({"lr_max": -1.0}, "lr_max"),
     ({"lr_min": 1.0, "lr_max": 0.5}, "lr_max"), ({"steps": 1}, "steps"),
-    ({"beta": 1.0}, "beta"), ({"diverge": 1.0}, "diverge"), ({"batch_size": 0}, "batch_size"),
+    ({"beta": 1.0}, "beta"), ({"diverge": 1.0}, "diverge"), ({"diverge": math.nan}, "diverge"),
+    ({"diverge": -math.inf}, "diverge"), ({"batch_size": 0}, "batch_size"),
 ])
 def test_range_test_bad_input(kwargs, match):
     with pytest.raises(ValueError, match=match):
         lr_range_test(torch.nn.Linear(4, 2), _classification(), make_optimizer=_sgd,
                       device="cpu", **kwargs)
+
+
+def test_range_test_empty_training_part():
+    empty = Split(torch.zeros(0, 4), torch.zeros(0, dtype=torch.long), None, None, 2)
+    with pytest.raises(ValueError, match="`data`.*empty"):
+        lr_range_test(torch.nn.Linear(4, 2), empty, make_optimizer=_sgd, device="cpu")
 
 
 def test_range_test_bad_types():
@@ -290,6 +348,17 @@ def test_choice_bad_input():
             choice(bad)
 
 
+def test_dimension_checks_its_fields():
+    with pytest.raises(ValueError, match="kind"):
+        Dimension("bogus", 0.0, 1.0)
+    with pytest.raises(ValueError, match="high"):
+        Dimension("uniform", 1.0, 0.0)
+    with pytest.raises(ValueError, match="low"):
+        Dimension("log_uniform", -1.0, 1.0)
+    with pytest.raises(ValueError, match="options"):
+        Dimension("choice")
+
+
 # ---------------------------------------------------------------- random and grid search
 def test_random_search_reproducible_with_a_generator():
     def objective(lr, p, width, act):
@@ -349,6 +418,9 @@ def test_search_bad_input():
         random_search(lambda x: x, {"x": [0, 1]}, trials=2)
     with pytest.raises(ValueError, match="trials"):
         random_search(lambda x: x, {"x": uniform(0, 1)}, trials=0)
+    for bad in ("a", None, torch.ones(2)):
+        with pytest.raises(ValueError, match=r"`objective` must return a number.*'x': 1"):
+            grid_search(lambda x, bad=bad: bad, {"x": [1]})
 
 
 def test_dimension_is_a_plain_record():
