@@ -267,3 +267,77 @@ def test_subset_rejects_other_splits():
     soft = data.Split(d.X_train, d.y_train.float(), None, None, num_classes=10)
     with pytest.raises(ValueError, match="1-D integer training labels"):
         data.subset(soft, n=3)
+
+
+def _fresh_arrays(monkeypatch, where):
+    monkeypatch.setenv("DLCORE_CACHE", str(where))
+    data._mnist1d_arrays.cache_clear()
+    return data._mnist1d_arrays(100, 5)
+
+
+def test_mnist1d_cache_keeps_the_generated_signals_bit_for_bit(monkeypatch, tmp_path):
+    import mnist1d.data
+    import numpy as np
+
+    monkeypatch.setenv("DLCORE_CACHE", "off")
+    data._mnist1d_arrays.cache_clear()
+    X0, y0 = data._mnist1d_arrays(100, 5)          # generated, nothing kept
+    assert not any(tmp_path.iterdir())
+    X1, y1 = _fresh_arrays(monkeypatch, tmp_path)  # generated and kept
+    [kept] = tmp_path.iterdir()
+    assert kept.name.startswith("mnist1d-") and "n100-seed5" in kept.name
+    calls = []
+    monkeypatch.setattr(mnist1d.data, "make_dataset", lambda args: calls.append(args))
+    X2, y2 = _fresh_arrays(monkeypatch, tmp_path)  # read back: make_dataset not called
+    assert calls == []
+    for a, b in ((X0, X1), (X0, X2), (y0, y1), (y0, y2)):
+        assert a.dtype == b.dtype and np.array_equal(a, b)
+    assert not X2.flags.writeable and not y2.flags.writeable
+    data._mnist1d_arrays.cache_clear()
+
+
+@pytest.mark.parametrize("damage", ["garbage", "wrong_shape", "missing_key"])
+def test_mnist1d_cache_regenerates_a_damaged_file(monkeypatch, tmp_path, damage):
+    import numpy as np
+
+    X, y = _fresh_arrays(monkeypatch, tmp_path)
+    [kept] = tmp_path.iterdir()
+    if damage == "garbage":
+        kept.write_bytes(b"not a zip file")
+    elif damage == "wrong_shape":
+        np.savez(kept, X=X[:10], y=y[:10])
+    else:
+        np.savez(kept, X=X)
+    X2, y2 = _fresh_arrays(monkeypatch, tmp_path)
+    assert np.array_equal(X, X2) and np.array_equal(y, y2)
+    X3, _ = _fresh_arrays(monkeypatch, tmp_path)  # the file was rewritten whole
+    assert np.array_equal(X, X3)
+    assert [p.name for p in tmp_path.iterdir()] == [kept.name]  # no temporary left
+    data._mnist1d_arrays.cache_clear()
+
+
+def test_mnist1d_cache_in_a_place_that_cannot_be_written(monkeypatch, tmp_path):
+    import numpy as np
+
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where the cache folder would be")
+    X, y = _fresh_arrays(monkeypatch, blocker / "sub")   # mkdir fails: nothing kept
+    assert X.shape == (100, 40) and blocker.is_file()
+    monkeypatch.setenv("DLCORE_CACHE", "off")
+    data._mnist1d_arrays.cache_clear()
+    assert np.array_equal(data._mnist1d_arrays(100, 5)[0], X)
+    data._mnist1d_arrays.cache_clear()
+
+
+def test_cache_dir_from_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("DLCORE_CACHE", str(tmp_path))
+    assert data.cache_dir() == tmp_path
+    for off in ("", "off", " OFF "):
+        monkeypatch.setenv("DLCORE_CACHE", off)
+        assert data.cache_dir() is None
+    monkeypatch.delenv("DLCORE_CACHE")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert data.cache_dir() == tmp_path / "dlcore"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert data.cache_dir() == tmp_path / ".cache" / "dlcore"

@@ -36,7 +36,8 @@ def trainer(*, epochs: int | None = None, steps: int | None = None, lr: float = 
             weight_decay: float = 0.0, batch_size: int = 64, **fit_kwargs) -> Callable:
     r"""A training callable ``train(model, split, seed) -> History`` for :func:`learning_curve`.
 
-    It trains with Adam (``lr``, ``weight_decay``) through :func:`dlcore.train.fit`, the
+    It trains with Adam (``lr``, ``weight_decay``; ``foreach=True``: every tensor's update
+    in one call, bit for bit the default loop's result) through :func:`dlcore.train.fit`, the
     batch order drawn from ``torch.Generator().manual_seed(seed)``. Give ``epochs`` (passes
     over the training part, whatever its size) or ``steps`` (then it makes
     :math:`\lceil \text{steps} / \lceil n / B\rceil \rceil` epochs, so a small training set
@@ -83,7 +84,8 @@ def trainer(*, epochs: int | None = None, steps: int | None = None, lr: float = 
             n_epochs = math.ceil(steps / per_epoch)
         else:
             n_epochs = epochs
-        optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+        optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay,
+                                     foreach=True)
         return fit(model, split, optimizer=optimizer, epochs=n_epochs, batch_size=batch_size,
                    generator=torch.Generator().manual_seed(seed), **fit_kwargs)
 

@@ -345,7 +345,7 @@ def sanity_checks(model: nn.Module, data: Split, *, loss_fn: Callable = cross_en
         batch_size: rows of the batch of checks 3 and 4 and of the baseline's mini-batches.
         steps: optimizer steps of check 4.
         make_optimizer: ``make_optimizer(params)`` returns an optimizer; default
-            ``torch.optim.Adam(params, lr=1e-3)``.
+            ``torch.optim.Adam(params, lr=1e-3, foreach=True)``.
         batch_transform: ``batch_transform(X, y)`` applied to each training batch of checks
             4 and 5, as :func:`dlcore.train.fit` does (augmentation).
         baseline_steps: optimizer steps of each run of check 5.
@@ -396,7 +396,7 @@ def sanity_checks(model: nn.Module, data: Split, *, loss_fn: Callable = cross_en
         generator = torch.Generator().manual_seed(0)
     if make_optimizer is None:
         def make_optimizer(params):
-            return torch.optim.Adam(params, lr=1e-3)
+            return torch.optim.Adam(params, lr=1e-3, foreach=True)
 
     dev = default_device() if device is None else torch.device(device)
     data = data.to(dev)
