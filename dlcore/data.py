@@ -18,6 +18,7 @@ Nothing is downloaded at run time.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import importlib.metadata
@@ -298,6 +299,9 @@ def breast_cancer(*, test_size: float = 0.25, seed: int = 0,
 
 
 CACHE_VAR = "DLCORE_CACHE"
+# the arguments dlcore gives make_dataset, in the cache file's name: change it with them
+_MNIST1D_FORMAT = "defaults"
+_MNIST1D_LENGTH = 40
 
 
 def cache_dir() -> pathlib.Path | None:
@@ -309,12 +313,15 @@ def cache_dir() -> pathlib.Path | None:
 
     Examples:
         >>> import os
+        >>> saved = os.environ.pop("DLCORE_CACHE", None)
         >>> os.environ["DLCORE_CACHE"] = "off"
         >>> cache_dir() is None
         True
         >>> del os.environ["DLCORE_CACHE"]
         >>> cache_dir().name
         'dlcore'
+        >>> if saved is not None:
+        ...     os.environ["DLCORE_CACHE"] = saved
     """
     where = os.environ.get(CACHE_VAR)
     if where is not None:
@@ -326,34 +333,53 @@ def cache_dir() -> pathlib.Path | None:
 def _load_arrays(path: pathlib.Path, num_samples: int):
     """The arrays kept at ``path``, or ``None`` if missing, unreadable or of another shape."""
     try:
-        with np.load(path, allow_pickle=False) as kept:
-            X, y = kept["X"], kept["y"]
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
-        return None
-    good = (X.ndim == 2 and X.dtype == np.float64 and y.shape == (num_samples,)
-            and y.dtype == np.int64 and len(X) == num_samples)
+        with open(path, "rb") as f:  # our handle: closed whatever np.load raises
+            kept = np.load(f, allow_pickle=False)
+            if not isinstance(kept, np.lib.npyio.NpzFile):
+                return None  # a single .npy array at that name
+            with kept:
+                X, y = kept["X"], kept["y"]
+    except (OSError, EOFError, KeyError, ValueError, zipfile.BadZipFile):
+        return None  # missing, empty, truncated, not an array file or a key missing
+    good = (X.shape == (num_samples, _MNIST1D_LENGTH) and X.dtype == np.float64
+            and y.shape == (num_samples,) and y.dtype == np.int64)
     return (X, y) if good else None
 
 
 def _keep_arrays(path: pathlib.Path, X: np.ndarray, y: np.ndarray) -> None:
-    """Write atomically (a temporary file, then a rename); a read-only place is skipped."""
+    """Write atomically (a temporary file, flushed to disk, then a rename), leaving no
+    temporary file behind; a place that cannot be written is skipped."""
+    tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp",
                                          delete=False) as f:
+            tmp = f.name
             np.savez(f, X=X, y=y)
-        os.replace(f.name, path)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        tmp = None
     except OSError:
         return
+    finally:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.remove(tmp)
+
+
+def _cache_file(where: pathlib.Path, num_samples: int, data_seed: int) -> pathlib.Path:
+    version = importlib.metadata.version("mnist1d")  # new generator code, new signals
+    return where / (f"mnist1d-{version}-{_MNIST1D_FORMAT}-n{num_samples}"
+                    f"-seed{data_seed}.npz")
 
 
 @functools.lru_cache(maxsize=4)
 def _mnist1d_arrays(num_samples: int, data_seed: int) -> tuple[np.ndarray, np.ndarray]:
     where = cache_dir()
     path = None
-    if where is not None:  # the package version is in the name: new code, new signals
-        version = importlib.metadata.version("mnist1d")
-        path = where / f"mnist1d-{version}-n{num_samples}-seed{data_seed}.npz"
+    if where is not None:
+        path = _cache_file(where, num_samples, data_seed)
         kept = _load_arrays(path, num_samples)
         if kept is not None:
             X, y = kept

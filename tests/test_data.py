@@ -129,9 +129,11 @@ def test_mnist1d_is_the_papers_data_split_and_scaled_globally():
     assert m.X_train.std(0).max() - m.X_train.std(0).min() > 0.1
 
 
-def test_mnist1d_seeds_and_numpy_state():
+def test_mnist1d_seeds_and_numpy_state(monkeypatch):
     import numpy as np
 
+    monkeypatch.setenv("DLCORE_CACHE", "off")  # generate: the reseeding is what is tested
+    data._mnist1d_arrays.cache_clear()
     np.random.seed(123)
     expected = np.random.rand()
     np.random.seed(123)
@@ -269,64 +271,105 @@ def test_subset_rejects_other_splits():
         data.subset(soft, n=3)
 
 
-def _fresh_arrays(monkeypatch, where):
+def _fresh_arrays(monkeypatch, where, n=100, seed=5):
     monkeypatch.setenv("DLCORE_CACHE", str(where))
     data._mnist1d_arrays.cache_clear()
-    return data._mnist1d_arrays(100, 5)
+    return data._mnist1d_arrays(n, seed)
 
 
-def test_mnist1d_cache_keeps_the_generated_signals_bit_for_bit(monkeypatch, tmp_path):
+@pytest.fixture
+def clean_lru():
+    data._mnist1d_arrays.cache_clear()
+    yield
+    data._mnist1d_arrays.cache_clear()
+
+
+def test_mnist1d_cache_keeps_the_generated_signals_bit_for_bit(monkeypatch, tmp_path,
+                                                               clean_lru):
     import mnist1d.data
     import numpy as np
 
+    keys = [(100, 5), (100, 6), (120, 5)]
     monkeypatch.setenv("DLCORE_CACHE", "off")
-    data._mnist1d_arrays.cache_clear()
-    X0, y0 = data._mnist1d_arrays(100, 5)          # generated, nothing kept
+    generated = {}
+    for n, seed in keys:                               # generated, nothing kept
+        data._mnist1d_arrays.cache_clear()
+        generated[n, seed] = data._mnist1d_arrays(n, seed)
     assert not any(tmp_path.iterdir())
-    X1, y1 = _fresh_arrays(monkeypatch, tmp_path)  # generated and kept
-    [kept] = tmp_path.iterdir()
-    assert kept.name.startswith("mnist1d-") and "n100-seed5" in kept.name
+    for n, seed in keys:                               # generated and kept, one file each
+        _fresh_arrays(monkeypatch, tmp_path, n, seed)
+    names = sorted(f.name for f in tmp_path.iterdir())
+    assert len(names) == 3 and all(f.startswith("mnist1d-") for f in names)
+    assert any("-n120-seed5." in f for f in names)
     calls = []
     monkeypatch.setattr(mnist1d.data, "make_dataset", lambda args: calls.append(args))
-    X2, y2 = _fresh_arrays(monkeypatch, tmp_path)  # read back: make_dataset not called
+    for n, seed in keys:                               # read back: nothing generated
+        X, y = _fresh_arrays(monkeypatch, tmp_path, n, seed)
+        X0, y0 = generated[n, seed]
+        assert X.dtype == X0.dtype and np.array_equal(X, X0)
+        assert y.dtype == y0.dtype and np.array_equal(y, y0)
+        assert not X.flags.writeable and not y.flags.writeable
     assert calls == []
-    for a, b in ((X0, X1), (X0, X2), (y0, y1), (y0, y2)):
-        assert a.dtype == b.dtype and np.array_equal(a, b)
-    assert not X2.flags.writeable and not y2.flags.writeable
-    data._mnist1d_arrays.cache_clear()
 
 
-@pytest.mark.parametrize("damage", ["garbage", "wrong_shape", "missing_key"])
-def test_mnist1d_cache_regenerates_a_damaged_file(monkeypatch, tmp_path, damage):
+def test_mnist1d_cache_file_names_the_package_version(monkeypatch, tmp_path, clean_lru):
+    import importlib.metadata
+
+    _fresh_arrays(monkeypatch, tmp_path)
+    real = importlib.metadata.version
+    monkeypatch.setattr(importlib.metadata, "version",
+                        lambda name: "9.9" if name == "mnist1d" else real(name))
+    _fresh_arrays(monkeypatch, tmp_path)               # another version: its own file
+    names = sorted(f.name for f in tmp_path.iterdir())
+    assert len(names) == 2 and any(f.startswith("mnist1d-9.9-") for f in names)
+
+
+@pytest.mark.parametrize("damage", ["empty", "garbage", "truncated", "npy", "wrong_shape",
+                                    "missing_key", "float32", "int32", "columns"])
+def test_mnist1d_cache_regenerates_a_damaged_file(monkeypatch, tmp_path, damage, clean_lru):
     import numpy as np
 
     X, y = _fresh_arrays(monkeypatch, tmp_path)
     [kept] = tmp_path.iterdir()
-    if damage == "garbage":
-        kept.write_bytes(b"not a zip file")
-    elif damage == "wrong_shape":
-        np.savez(kept, X=X[:10], y=y[:10])
-    else:
-        np.savez(kept, X=X)
-    X2, y2 = _fresh_arrays(monkeypatch, tmp_path)
+    whole = kept.read_bytes()
+
+    def save(fn, *args, **arrays):
+        with kept.open("wb") as f:
+            fn(f, *args, **arrays)
+
+    damaged = {
+        "empty": lambda: kept.write_bytes(b""),
+        "garbage": lambda: kept.write_bytes(b"not a zip file"),
+        "truncated": lambda: kept.write_bytes(whole[: len(whole) // 2]),
+        "npy": lambda: save(np.save, X),
+        "wrong_shape": lambda: save(np.savez, X=X[:10], y=y[:10]),
+        "missing_key": lambda: save(np.savez, X=X),
+        "float32": lambda: save(np.savez, X=X.astype(np.float32), y=y),
+        "int32": lambda: save(np.savez, X=X, y=y.astype(np.int32)),
+        "columns": lambda: save(np.savez, X=X[:, :20], y=y),
+    }
+    damaged[damage]()
+    assert kept.read_bytes() != whole
+    X2, y2 = _fresh_arrays(monkeypatch, tmp_path)      # regenerated ...
     assert np.array_equal(X, X2) and np.array_equal(y, y2)
-    X3, _ = _fresh_arrays(monkeypatch, tmp_path)  # the file was rewritten whole
-    assert np.array_equal(X, X3)
+    assert kept.read_bytes() == whole                  # ... and the file rewritten whole
     assert [p.name for p in tmp_path.iterdir()] == [kept.name]  # no temporary left
-    data._mnist1d_arrays.cache_clear()
 
 
-def test_mnist1d_cache_in_a_place_that_cannot_be_written(monkeypatch, tmp_path):
+def test_mnist1d_cache_in_a_place_that_cannot_be_written(monkeypatch, tmp_path, clean_lru):
     import numpy as np
 
     blocker = tmp_path / "file"
     blocker.write_text("a file where the cache folder would be")
     X, y = _fresh_arrays(monkeypatch, blocker / "sub")   # mkdir fails: nothing kept
     assert X.shape == (100, 40) and blocker.is_file()
-    monkeypatch.setenv("DLCORE_CACHE", "off")
-    data._mnist1d_arrays.cache_clear()
-    assert np.array_equal(data._mnist1d_arrays(100, 5)[0], X)
-    data._mnist1d_arrays.cache_clear()
+    where = tmp_path / "cache"
+    target = data._cache_file(where, 100, 5)
+    target.mkdir(parents=True)                           # a folder at the file's name
+    X2, _ = _fresh_arrays(monkeypatch, where)            # the rename fails: skipped
+    assert np.array_equal(X, X2)
+    assert [p.name for p in where.iterdir()] == [target.name]  # its temporary removed
+    assert target.is_dir()
 
 
 def test_cache_dir_from_the_environment(monkeypatch, tmp_path):
