@@ -377,15 +377,17 @@ def _cache_file(where: pathlib.Path, num_samples: int, data_seed: int) -> pathli
 @functools.lru_cache(maxsize=4)
 def _mnist1d_arrays(num_samples: int, data_seed: int) -> tuple[np.ndarray, np.ndarray]:
     where = cache_dir()
-    path = None
-    if where is not None:
-        path = _cache_file(where, num_samples, data_seed)
-        kept = _load_arrays(path, num_samples)
-        if kept is not None:
-            X, y = kept
-            X.setflags(write=False)
-            y.setflags(write=False)
-            return X, y
+    path = None if where is None else _cache_file(where, num_samples, data_seed)
+    kept = None if path is None else _load_arrays(path, num_samples)
+    X, y = kept if kept is not None else _generate_mnist1d(num_samples, data_seed)
+    if kept is None and path is not None:
+        _keep_arrays(path, X, y)
+    X.setflags(write=False)
+    y.setflags(write=False)
+    return X, y
+
+
+def _generate_mnist1d(num_samples: int, data_seed: int) -> tuple[np.ndarray, np.ndarray]:
     import mnist1d.data
 
     args = mnist1d.data.get_dataset_args()
@@ -398,10 +400,6 @@ def _mnist1d_arrays(num_samples: int, data_seed: int) -> tuple[np.ndarray, np.nd
         np.random.set_state(state)
     X = np.concatenate([raw["x"], raw["x_test"]]).astype(np.float64, copy=False)
     y = np.concatenate([raw["y"], raw["y_test"]]).astype(np.int64, copy=False)
-    if path is not None:
-        _keep_arrays(path, X, y)
-    X.setflags(write=False)
-    y.setflags(write=False)
     return X, y
 
 

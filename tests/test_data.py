@@ -129,11 +129,10 @@ def test_mnist1d_is_the_papers_data_split_and_scaled_globally():
     assert m.X_train.std(0).max() - m.X_train.std(0).min() > 0.1
 
 
-def test_mnist1d_seeds_and_numpy_state(monkeypatch):
+def test_mnist1d_seeds_and_numpy_state(monkeypatch, clean_lru):
     import numpy as np
 
     monkeypatch.setenv("DLCORE_CACHE", "off")  # generate: the reseeding is what is tested
-    data._mnist1d_arrays.cache_clear()
     np.random.seed(123)
     expected = np.random.rand()
     np.random.seed(123)

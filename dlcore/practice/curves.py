@@ -390,11 +390,11 @@ def diagnose(train_error, val_error, test_error=None, *, acceptable: float,
         steps.append(_step("test - val error", te - va, shift, confidence))
     found = [name for name, step in zip(("overfitting", "mismatch"), steps[1:], strict=False)
              if step.answer == "yes"]
+    open_steps = [s.question for s in steps[1:] if s.answer == "unresolved"]
     if found:
-        open_steps = [s.question for s in steps[1:] if s.answer == "unresolved"]
         note = f" ({', '.join(open_steps)} unresolved)" if open_steps else ""
         return done(" and ".join(found), note)
-    if any(step.answer == "unresolved" for step in steps[1:]):
+    if open_steps:
         return done("undecided")
     return done("no problem found")
 

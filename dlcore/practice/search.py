@@ -151,13 +151,13 @@ def lr_range_test(model: torch.nn.Module, data: Split, *, make_optimizer: Callab
     if diverge != math.inf:  # inf: no factor rule
         _checks.number(diverge, "diverge", low=1, low_open=True)
     batch_size = _checks.number(batch_size, "batch_size", low=1, integer=True)
+    n = len(data.X_train)
+    if n == 0:
+        raise ValueError("`data` must have at least one training row, got an empty X_train")
     dev = default_device() if device is None else torch.device(device)
     net = copy.deepcopy(model).to(dev)
     net.train()
     X, y = data.X_train.to(dev), data.y_train.to(dev)
-    n = len(X)
-    if n == 0:
-        raise ValueError("`data` must have at least one training row, got an empty X_train")
     batch_size = min(batch_size, n)
     optimizer = make_optimizer(net.parameters())
     lrs, losses, smoothed = [], [], []
